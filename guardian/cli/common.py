@@ -1,0 +1,81 @@
+"""What every command shares: the loaded configuration, consoles, formats."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from guardian.config import Config, default_config, find_config, load_config
+from guardian.errors import UsageError
+from guardian.targets import Target, is_url
+
+
+@dataclass
+class AppContext:
+    """Options of the top-level command, and the configuration read once."""
+
+    config_path: str | None = None
+    debug: bool = False
+    _config: Config | None = field(default=None, init=False, repr=False)
+
+    def config(self) -> Config:
+        """The configuration file's contents, or the defaults when there is none."""
+        if self._config is None:
+            path = find_config(self.config_path)
+            if path is None:
+                self._config = default_config()
+            else:
+                self._config = load_config(Path(path))
+        return self._config
+
+    def target(self, name_or_url: str | None) -> Target:
+        """A target named in the configuration, or given as a database URL."""
+        config = self.config()
+        if name_or_url is None:
+            names = sorted(config.model.targets)
+            if len(names) == 1:
+                return config.target(names[0])
+            raise UsageError(
+                "which target? give --target NAME or --target URL",
+                hint=(
+                    "configured targets: " + ", ".join(names)
+                    if names
+                    else "e.g. --target postgresql://user@host/dbname"
+                ),
+            )
+        if is_url(name_or_url):
+            return Target.from_url(name_or_url)
+        return config.target(name_or_url)
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+format_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+
+
+def out_console() -> Console:
+    """The console for results, on standard output."""
+    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+
+
+def err_console() -> Console:
+    """The console for errors and progress, on standard error."""
+    return Console(file=sys.stderr, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    """Write ``data`` as indented JSON on standard output."""
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))

@@ -1,0 +1,220 @@
+"""``guardian.yml``: targets, the state store, suites, jobs and logging.
+
+The file is read once, ``${VAR}`` references are expanded, ``GUARDIAN_*``
+environment overrides are applied, and the result is validated. Every error
+names the file, the line and the key. Relative paths in the file are relative
+to the file's folder, so a configuration means the same from any directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from guardian.durations import parse_duration
+from guardian.errors import ConfigError
+from guardian.targets import Target, TargetOptions, database_url
+from guardian.yamlsource import Document, expand_env, load_file, validation_error
+
+CONFIG_ENV = "GUARDIAN_CONFIG"
+DEFAULT_CONFIG_NAME = "guardian.yml"
+DEFAULT_STATE_URL = "sqlite:///.guardian/state.db"
+ENV_PREFIX = "GUARDIAN_"
+ENV_NESTING = "__"
+
+
+class StateConfig(BaseModel):
+    """Where guardian keeps its own records."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(
+        default=DEFAULT_STATE_URL,
+        description="SQLite file (relative to this file) or PostgreSQL URL.",
+    )
+
+
+class LoggingConfig(BaseModel):
+    """How the service and the CLI log."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+    file: str | None = None
+
+
+class TargetConfig(TargetOptions):
+    """A target as written in the file: a URL plus the target options."""
+
+    url: str
+
+    @model_validator(mode="after")
+    def _url_parses(self) -> TargetConfig:
+        database_url(self.url)
+        return self
+
+
+class JobConfig(BaseModel):
+    """A scheduled job: suites to run on a target, on a cron or an interval."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: str
+    suites: list[str] = Field(min_length=1)
+    cron: str | None = Field(default=None, description="Five-field cron expression.")
+    every: str | None = Field(default=None, description="An interval such as 10m.")
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> JobConfig:
+        if (self.cron is None) == (self.every is None):
+            raise ValueError("a job needs exactly one of cron or every")
+        if self.every is not None:
+            parse_duration(self.every)
+        if self.cron is not None:
+            _validate_cron(self.cron, self.timezone)
+        return self
+
+
+class GuardianConfig(BaseModel):
+    """The whole configuration file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    targets: dict[str, TargetConfig] = Field(default_factory=dict)
+    state: StateConfig = StateConfig()
+    suites: list[str] = Field(
+        default_factory=lambda: ["checks"],
+        description="Suite files or folders, relative to this file.",
+    )
+    jobs: dict[str, JobConfig] = Field(default_factory=dict)
+    logging: LoggingConfig = LoggingConfig()
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded configuration and the folder its relative paths start from."""
+
+    model: GuardianConfig
+    base_dir: Path
+    path: Path | None = None
+
+    @property
+    def state_url(self) -> str:
+        """The state store's URL, with a relative SQLite path made absolute."""
+        return resolve_sqlite_path(self.model.state.url, self.base_dir)
+
+    def target(self, name: str) -> Target:
+        """The target called ``name``; a ConfigError lists the known ones."""
+        spec = self.model.targets.get(name)
+        if spec is None:
+            known = ", ".join(sorted(self.model.targets)) or "none are configured"
+            raise ConfigError(f"no target named {name!r} (known: {known})")
+        options = TargetOptions(**spec.model_dump(exclude={"url"}))
+        url = resolve_sqlite_path(spec.url, self.base_dir)
+        return Target(name=name, url=database_url(url), options=options)
+
+    def resolve(self, path: str) -> Path:
+        """A path from the file, made absolute against the file's folder."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else self.base_dir / candidate
+
+
+def default_config(base_dir: Path | None = None) -> Config:
+    """The configuration used when there is no file: all defaults."""
+    model = GuardianConfig.model_validate(_env_overrides({}, os.environ))
+    return Config(model=model, base_dir=(base_dir or Path.cwd()).resolve())
+
+
+def find_config(explicit: str | Path | None) -> Path | None:
+    """The file to read: ``explicit``, else $GUARDIAN_CONFIG, else ./guardian.yml."""
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return Path(from_env)
+    local = Path(DEFAULT_CONFIG_NAME)
+    return local if local.is_file() else None
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, expand, override and validate a configuration file."""
+    env = os.environ if environ is None else environ
+    doc = load_file(path)
+    data = expand_env(doc, env)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise doc.error((), "a configuration file is a mapping of settings")
+    data = _env_overrides(data, env)
+    try:
+        model = GuardianConfig.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(doc, exc, str(path)) from None
+    _check_references(model, doc)
+    return Config(model=model, base_dir=path.resolve().parent, path=path)
+
+
+def _check_references(model: GuardianConfig, doc: Document) -> None:
+    for name, job in model.jobs.items():
+        if job.target not in model.targets:
+            known = ", ".join(sorted(model.targets)) or "none are configured"
+            raise doc.error(
+                ("jobs", name, "target"),
+                f"job {name!r} names target {job.target!r}, which is not defined "
+                f"(known: {known})",
+            )
+
+
+def _env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """Apply ``GUARDIAN_A__B__C=value`` as ``data["a"]["b"]["c"] = value``."""
+    result: dict[str, Any] = _deep_copy(data)
+    for name, value in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or ENV_NESTING not in name:
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split(ENV_NESTING)]
+        if not all(path):
+            continue
+        node = result
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[path[-1]] = value
+    return result
+
+
+def _deep_copy(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _deep_copy(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_deep_copy(v) for v in data]
+    return data
+
+
+def resolve_sqlite_path(url: str, base_dir: Path) -> str:
+    """Make the file of a relative ``sqlite:///`` URL absolute against ``base_dir``."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url.startswith("sqlite:////"):
+        return url
+    rest = url[len(prefix) :]
+    if not rest or rest.startswith(":memory:") or rest.startswith("file:"):
+        return url
+    return prefix + str((base_dir / rest).resolve())
+
+
+def _validate_cron(expression: str, timezone: str) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expression, timezone=timezone)
+    except (ValueError, LookupError) as exc:
+        raise ValueError(f"invalid cron expression {expression!r}: {exc}") from None
