@@ -207,9 +207,7 @@ def _data_path(data: Any, loc: Sequence[str | int], tags: frozenset[str]) -> Pat
     path: list[str | int] = []
     node = data
     for part in loc:
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and part < len(node)
-        ):
+        if _has_child(node, part):
             node = node[part]
             path.append(part)
         elif isinstance(node, dict | list):
@@ -222,6 +220,12 @@ def _data_path(data: Any, loc: Sequence[str | int], tags: frozenset[str]) -> Pat
     if tail and isinstance(node, dict):
         return (*path, tail[-1])
     return tuple(path)
+
+
+def _has_child(node: Any, part: str | int) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and part < len(node)
 
 
 _TAGS = frozenset({"function-after", "function-before", "function-plain"})
