@@ -96,10 +96,11 @@ class RunReport:
     @property
     def verdict(self) -> Verdict:
         """The worst status among the checks; ``pass`` for no checks."""
-        worst = max(
-            (r.status for r in self.results), key=_RANK.__getitem__, default="pass"
-        )
-        return worst
+        verdict: Verdict = "pass"
+        for result in self.results:
+            if _RANK[result.status] > _RANK[verdict]:
+                verdict = result.status
+        return verdict
 
     @property
     def exit_code(self) -> ExitCode:
