@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from guardian.durations import parse_duration
 from guardian.errors import ConfigError
@@ -54,10 +61,16 @@ class TargetConfig(TargetOptions):
 
     url: str
 
-    @model_validator(mode="after")
-    def _url_parses(self) -> TargetConfig:
-        database_url(self.url)
-        return self
+    @field_validator("url")
+    @classmethod
+    def _url_parses(cls, value: str) -> str:
+        # A ConfigError would escape pydantic and lose the file and line.
+        try:
+            database_url(value)
+        except ConfigError as exc:
+            detail = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+            raise ValueError(detail) from None
+        return value
 
 
 class JobConfig(BaseModel):
@@ -71,14 +84,33 @@ class JobConfig(BaseModel):
     every: str | None = Field(default=None, description="An interval such as 10m.")
     timezone: str = "UTC"
 
+    # Each field is validated on its own so that an error points at its line.
+    @field_validator("cron")
+    @classmethod
+    def _cron_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            _validate_cron(value, "UTC")
+        return value
+
+    @field_validator("every")
+    @classmethod
+    def _every_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from guardian.checks.spec import validate_timezone
+
+        validate_timezone(value)
+        return value
+
     @model_validator(mode="after")
     def _one_schedule(self) -> JobConfig:
         if (self.cron is None) == (self.every is None):
             raise ValueError("a job needs exactly one of cron or every")
-        if self.every is not None:
-            parse_duration(self.every)
-        if self.cron is not None:
-            _validate_cron(self.cron, self.timezone)
         return self
 
 

@@ -92,10 +92,16 @@ class RunReport:
     results: list[CheckResult] = field(default_factory=list)
     run_id: int | None = None
     job: str | None = None
+    error: str | None = None
 
     @property
     def verdict(self) -> Verdict:
-        """The worst status among the checks; ``pass`` for no checks."""
+        """The worst status among the checks; ``pass`` for no checks.
+
+        A run that could not run at all (``error`` is set) is ``error``.
+        """
+        if self.error is not None:
+            return "error"
         verdict: Verdict = "pass"
         for result in self.results:
             if _RANK[result.status] > _RANK[verdict]:
@@ -125,7 +131,7 @@ class RunReport:
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON form of this run."""
-        return {
+        data: dict[str, Any] = {
             "run_id": self.run_id,
             "job": self.job,
             "target": self.target,
@@ -137,6 +143,9 @@ class RunReport:
             "counts": self.counts(),
             "checks": [r.to_json() for r in self.results],
         }
+        if self.error is not None:
+            data["error"] = self.error
+        return data
 
 
 def json_value(value: Any) -> Any:

@@ -51,7 +51,12 @@ def _as_list(value: Any) -> Any:
 
 Columns = Annotated[
     list[Annotated[str, Field(min_length=1)]],
-    BeforeValidator(_as_list),
+    # The schema must let editors accept the single-column shorthand too.
+    BeforeValidator(
+        _as_list,
+        json_schema_input_type=Annotated[str, Field(min_length=1)]
+        | Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)],
+    ),
     Field(min_length=1),
 ]
 

@@ -73,7 +73,9 @@ def out_console() -> Console:
 
 def err_console() -> Console:
     """The console for errors and progress, on standard error."""
-    return Console(file=sys.stderr, highlight=False)
+    # Messages carry file:line locations that must stay greppable: never
+    # break them at the console width.
+    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:

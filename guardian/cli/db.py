@@ -1,3 +1,70 @@
-"""Placeholder until the command is written."""
+"""``guardian db``: the schema of guardian's own state store."""
 
-command = None
+from __future__ import annotations
+
+import click
+
+from guardian.cli.common import (
+    AppContext,
+    format_option,
+    out_console,
+    pass_app,
+    print_json,
+)
+from guardian.state.store import StateStore
+
+
+@click.group("db")
+def command() -> None:
+    """Create, upgrade and inspect guardian's state store (state.url)."""
+
+
+@command.command("upgrade")
+@pass_app
+def upgrade(app: AppContext) -> None:
+    """Upgrade the state store's schema to what this guardian needs.
+
+    A new store is created. Safe to run again: an up-to-date store is left
+    as it is.
+    """
+    store = StateStore(app.config().state_url)
+    before = store.current_revision()
+    store.upgrade()
+    after = store.current_revision()
+
+    console = out_console()
+    if before == after:
+        console.print(f"state store at {store.display_url} is up to date ({after})")
+    else:
+        console.print(
+            f"state store at {store.display_url} upgraded "
+            f"from {before or 'empty'} to {after}"
+        )
+
+
+@command.command("current")
+@format_option
+@pass_app
+def current(app: AppContext, output_format: str) -> None:
+    """Show the state store's schema revision and the one guardian needs."""
+    store = StateStore(app.config().state_url)
+    revision = store.current_revision()
+    head = store.migrations.head()
+
+    if output_format == "json":
+        print_json(
+            {
+                "url": store.display_url,
+                "revision": revision,
+                "head": head,
+                "up_to_date": revision == head,
+            }
+        )
+        return
+    if revision is None:
+        state = "empty: run `guardian db upgrade` to create it"
+    elif revision == head:
+        state = "up to date"
+    else:
+        state = f"guardian needs {head}"
+    out_console().print(f"{revision or 'none'} ({state})")

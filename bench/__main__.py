@@ -1,0 +1,117 @@
+"""``python -m bench``: one subcommand per benchmark.
+
+A benchmark prints its progress, writes its raw results to
+``bench/results/`` and rewrites its own section of BENCHMARKS.md (unless
+``--no-report``). It exits 1 when its results are wrong (the cases disagree),
+2 on a bad command line, 3 when it cannot run (no server, no Soda).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+import click
+import psycopg
+
+from bench.common import (
+    BENCH_DIR,
+    DEFAULT_DATABASE,
+    DEFAULT_SERVER_URL,
+    BenchError,
+    write_section,
+)
+
+BENCHMARKS_MD = BENCH_DIR.parent / "BENCHMARKS.md"
+
+T = TypeVar("T")
+
+
+@click.group()
+def main() -> None:
+    """Benchmarks of guardian; see bench/README.md."""
+
+
+@main.command()
+@click.option(
+    "--rows", type=click.IntRange(min=1), default=1_000_000, show_default=True
+)
+@click.option(
+    "--url",
+    "server_url",
+    default=DEFAULT_SERVER_URL,
+    show_default=True,
+    help="libpq URL of any database on the PostgreSQL server to use.",
+)
+@click.option(
+    "--database",
+    default=DEFAULT_DATABASE,
+    show_default=True,
+    help="Database the bench creates (if missing) and fills.",
+)
+@click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--warmups", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option(
+    "--report/--no-report",
+    default=True,
+    show_default=True,
+    help="Rewrite this benchmark's section of BENCHMARKS.md.",
+)
+def checks(
+    rows: int,
+    server_url: str,
+    database: str,
+    repeats: int,
+    warmups: int,
+    report: bool,
+) -> None:
+    """Ten row-level checks: guardian vs hand-written SQL and Soda Core."""
+    from bench import checks as bench_checks
+    from bench import checks_report
+
+    options = bench_checks.Options(
+        rows=rows,
+        server_url=server_url,
+        database=database,
+        repeats=repeats,
+        warmups=warmups,
+        command=_command_line(),
+    )
+    outcome = _guarded(lambda: bench_checks.run(options, log=click.echo))
+
+    text = checks_report.render(outcome)
+    click.echo("\n" + text)
+    if report:
+        write_section(BENCHMARKS_MD, checks_report.section_name(rows), text)
+        click.echo(f"\nwrote {BENCHMARKS_MD.name}")
+
+
+def _command_line() -> str:
+    """The command as a user would type it from the repository root."""
+    from guardian.targets import mask_url
+
+    return mask_url(shlex.join(["./dev", "bench", *sys.argv[1:]]))
+
+
+def _guarded(work: Callable[[], T]) -> T:
+    """Run ``work``; known failures become a message and an exit code."""
+    from guardian.errors import GuardianError
+    from guardian.targets import mask_url
+
+    try:
+        return work()
+    except BenchError as exc:
+        click.echo(f"bench failed: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None
+    except GuardianError as exc:
+        click.echo(f"bench failed in guardian: {exc}", err=True)
+        raise SystemExit(int(exc.exit_code)) from None
+    except psycopg.OperationalError as exc:
+        click.echo(f"bench cannot run: {mask_url(str(exc))}", err=True)
+        raise SystemExit(3) from None
+
+
+if __name__ == "__main__":
+    main()

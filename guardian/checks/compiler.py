@@ -1,0 +1,455 @@
+"""Check specifications to SQLAlchemy Core statements, without a connection.
+
+Every function here is pure: a check, the reflected tables it names and a
+few options go in, statements come out. Values are always bound parameters;
+user SQL (``where``, ``expression``, ``query``) is embedded as written.
+
+Row-level checks and row_count become a :class:`RowPlan`, an aggregate that
+the runner fuses with the others of the same table into one scan. The other
+kinds become a :class:`QueryPlan` (a count and a sample of keys) or, for
+freshness, a :class:`FreshnessPlan`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import Executable, Select
+
+from guardian.checks.reflect import column, columns
+from guardian.checks.spec import (
+    AcceptedValuesCheck,
+    Check,
+    ExpressionCheck,
+    FreshnessCheck,
+    NotNullCheck,
+    PatternCheck,
+    RangeCheck,
+    ReconciliationCheck,
+    ReferencesCheck,
+    RowCountCheck,
+    SqlCheck,
+    UniqueCheck,
+)
+from guardian.checks.timestamps import sqlite_text
+
+TableLookup = Callable[[str], sa.Table]
+AnySelect = Select[*tuple[Any, ...]]
+Condition = ColumnElement[bool]
+
+NO_KEY_NOTE = (
+    "table has no primary key: keys of violating rows are not available; "
+    "counted only (give `key:` in the suite to name key columns)"
+)
+
+# Floats cannot hold most decimal fractions, so sums computed by SQLite carry
+# noise in the last bits; differences below this share of the total are noise.
+FLOAT_SLACK = 1e-9
+
+# SQLite compares DATETIME text as text: '2024-01-01 00:00:00' sorts before
+# '2024-01-01 00:00:00.000000'. Both sides are normalised to this form first.
+_SQLITE_MOMENT = "%Y-%m-%d %H:%M:%f"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the compiler needs to know about the target."""
+
+    dialect: str
+    sample_size: int = 10
+    timezone: str = "UTC"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The zone naive timestamps are read in."""
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """A check answered by counting rows of one table in a shared scan.
+
+    ``counted`` selects the rows that count (the violating rows, or for
+    row_count the rows matching ``where``); None means every row.
+    """
+
+    check: Check
+    table: sa.Table
+    counted: Condition | None
+    keys: list[sa.Column[Any]] | None
+    note: str | None
+    sample_size: int
+
+    def count_column(self) -> ColumnElement[int]:
+        """``count(*) FILTER (WHERE …)``: this check's share of the scan."""
+        if self.counted is None:
+            return sa.func.count()
+        return sa.func.count().filter(self.counted)
+
+    def sample(self) -> AnySelect | None:
+        """The first keys of violating rows in key order, or None if unneeded."""
+        if not self.keys or not self.sample_size or self.check.kind == "row_count":
+            return None
+        query = sa.select(*self.keys).select_from(self.table)
+        if self.counted is not None:
+            query = query.where(self.counted)
+        return query.order_by(*self.keys).limit(self.sample_size)
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """A check answered by its own count query and an optional key sample."""
+
+    check: Check
+    count: Executable
+    sample: Executable | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class FreshnessPlan:
+    """A freshness check: a query for the newest value, read in ``zone``."""
+
+    check: FreshnessCheck
+    newest: AnySelect
+    zone: ZoneInfo
+
+
+Plan = RowPlan | QueryPlan | FreshnessPlan
+
+
+def fused_select(plans: Sequence[RowPlan]) -> AnySelect:
+    """One scan of the plans' table giving every count, in the plans' order."""
+    counts = [plan.count_column().label(f"c{i}") for i, plan in enumerate(plans)]
+    return sa.select(*counts).select_from(plans[0].table)
+
+
+def table_names(check: Check) -> list[str]:
+    """Every table a check reads, as written in the suite."""
+    names = [check.table] if check.table else []
+    if isinstance(check, ReferencesCheck):
+        names.append(check.parent_table)
+    if isinstance(check, ReconciliationCheck):
+        names.append(check.child_table)
+    return names
+
+
+def compile_check(check: Check, lookup: TableLookup, options: Options) -> Plan:
+    """The plan that answers ``check``; SuiteError for unknown tables or columns."""
+    if isinstance(check, SqlCheck):
+        return _sql(check, options)
+    table = lookup(check.table)
+    if isinstance(check, RowCountCheck):
+        return RowPlan(check, table, _where(check), None, None, 0)
+    if isinstance(check, FreshnessCheck):
+        return _freshness(check, table, options)
+    keys, note = key_columns(check, table)
+    if isinstance(check, UniqueCheck):
+        return _unique(check, table, keys, note, options)
+    if isinstance(check, ReferencesCheck):
+        return _references(check, table, lookup, keys, note, options)
+    if isinstance(check, ReconciliationCheck):
+        return _reconciliation(check, table, lookup, keys, note, options)
+    violated = _row_predicate(check, table, options)
+    counted = _all(_where(check), violated)
+    return RowPlan(check, table, counted, keys, note, options.sample_size)
+
+
+def key_columns(
+    check: Check, table: sa.Table
+) -> tuple[list[sa.Column[Any]] | None, str | None]:
+    """The columns naming a row: ``key`` of the check, else the primary key."""
+    if check.key:
+        return columns(table, check.key), None
+    primary = list(table.primary_key.columns)
+    if not primary:
+        return None, NO_KEY_NOTE
+    return primary, None
+
+
+def user_sql(text: str) -> Condition:
+    """A condition written by the user, embedded as written, in parentheses."""
+    return sa.literal_column(f"({text})", sa.Boolean)
+
+
+def _where(check: Check) -> Condition | None:
+    return user_sql(check.where) if check.where else None
+
+
+def _all(*conditions: Condition | None) -> Condition:
+    present = [c for c in conditions if c is not None]
+    return sa.and_(*present) if len(present) > 1 else present[0]
+
+
+def _row_predicate(check: Check, table: sa.Table, options: Options) -> Condition:
+    """The condition a violating row meets, for the row-level kinds."""
+    if isinstance(check, NotNullCheck):
+        return sa.or_(*(col.is_(None) for col in columns(table, check.columns)))
+    if isinstance(check, AcceptedValuesCheck):
+        return _not_accepted(check, column(table, check.column))
+    if isinstance(check, RangeCheck):
+        return _out_of_range(check, column(table, check.column), options)
+    if isinstance(check, PatternCheck):
+        return _not_matching(check, column(table, check.column))
+    if isinstance(check, ExpressionCheck):
+        # As in a CHECK constraint: NOT NULL is NULL, so NULL results pass.
+        return sa.not_(user_sql(check.expression))
+    raise TypeError(f"{check.kind} is not a row-level check")
+
+
+def _not_accepted(check: AcceptedValuesCheck, col: sa.Column[Any]) -> Condition:
+    if check.case_insensitive and isinstance(col.type, sa.String):
+        lowered = [sa.func.lower(sa.literal(v, sa.String)) for v in check.values]
+        return sa.and_(col.is_not(None), sa.func.lower(col).not_in(lowered))
+    return sa.and_(col.is_not(None), col.not_in(check.values))
+
+
+def _out_of_range(
+    check: RangeCheck, col: sa.Column[Any], options: Options
+) -> Condition:
+    outside: list[Condition] = []
+    if check.min is not None:
+        value, bound = _comparable(col, check.min, options)
+        outside.append(value <= bound if check.min_exclusive else value < bound)
+    if check.max is not None:
+        value, bound = _comparable(col, check.max, options)
+        outside.append(value >= bound if check.max_exclusive else value > bound)
+    return sa.or_(*outside)
+
+
+def _comparable(
+    col: sa.Column[Any], bound: Any, options: Options
+) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """The column and a bound, in forms that compare correctly on the dialect."""
+    temporal = isinstance(col.type, sa.Date | sa.DateTime) or isinstance(bound, date)
+    if options.dialect == "sqlite" and temporal and isinstance(bound, date | str):
+        text = sa.literal(sqlite_text(bound, options.zone), sa.String)
+        return (
+            sa.func.strftime(_SQLITE_MOMENT, col),
+            sa.func.strftime(_SQLITE_MOMENT, text),
+        )
+    if isinstance(bound, str) and not isinstance(col.type, sa.String):
+        # Let the database read the text as the column's type ('2024-01-01').
+        return col, sa.cast(sa.literal(bound, sa.String), col.type)
+    return col, sa.literal(bound, col.type)
+
+
+def _not_matching(check: PatternCheck, col: sa.Column[Any]) -> Condition:
+    text = col if isinstance(col.type, sa.String) else sa.cast(col, sa.Text)
+    flags = "i" if check.case_insensitive else None
+    return sa.and_(col.is_not(None), sa.not_(text.regexp_match(check.regex, flags)))
+
+
+def _unique(
+    check: UniqueCheck,
+    table: sa.Table,
+    keys: list[sa.Column[Any]] | None,
+    note: str | None,
+    options: Options,
+) -> QueryPlan:
+    """Every copy of a duplicated value, counted with a window over the table."""
+    cols = columns(table, check.columns)
+    copies = sa.func.count().over(partition_by=cols).label("guardian_copies")
+    filters: list[Condition | None] = [_where(check)]
+    if check.nulls_distinct:
+        filters.extend(col.is_not(None) for col in cols)
+    inner = sa.select(*(keys or []), copies).select_from(table)
+    present = [f for f in filters if f is not None]
+    if present:
+        inner = inner.where(*present)
+    rows = inner.subquery("guardian_unique")
+    duplicated = rows.c.guardian_copies > 1
+    count = sa.select(sa.func.count()).select_from(rows).where(duplicated)
+    sample = None
+    if keys and options.sample_size:
+        sub_keys = [rows.c[k.name] for k in keys]
+        sample = (
+            sa.select(*sub_keys)
+            .where(duplicated)
+            .order_by(*sub_keys)
+            .limit(options.sample_size)
+        )
+    return QueryPlan(check, count, sample, note)
+
+
+def _references(
+    check: ReferencesCheck,
+    child: sa.Table,
+    lookup: TableLookup,
+    keys: list[sa.Column[Any]] | None,
+    note: str | None,
+    options: Options,
+) -> QueryPlan:
+    """Orphans by anti-join: a NULL in the parent can never hide one."""
+    parent_table = lookup(check.parent_table)
+    child_cols = columns(child, check.columns)
+    names = [column(parent_table, n).name for n in check.referenced_columns]
+    # An alias, so that a table referencing itself (a tree) works too.
+    parent = parent_table.alias("guardian_parent")
+    parent_cols = [parent.c[name] for name in names]
+    # Compared pairwise, a NULL in a child column matches no parent row, so
+    # such rows are orphans unless allow_null excludes them first.
+    match = sa.and_(*(p == c for p, c in zip(parent_cols, child_cols, strict=True)))
+    orphan = ~sa.exists().where(match)
+    conditions = [c for c in [_where(check)] if c is not None]
+    if check.allow_null:
+        conditions.extend(col.is_not(None) for col in child_cols)
+    conditions.append(orphan)
+    return _counted_plan(check, child, conditions, keys, note, options)
+
+
+def _reconciliation(
+    check: ReconciliationCheck,
+    parent: sa.Table,
+    lookup: TableLookup,
+    keys: list[sa.Column[Any]] | None,
+    note: str | None,
+    options: Options,
+) -> QueryPlan:
+    """Parents whose total differs from the aggregate of their child rows."""
+    child = lookup(check.child_table)
+    parent_cols = columns(parent, check.columns)
+    child_cols = columns(child, check.join_child_columns)
+    total = column(parent, check.column)
+    grouped = _child_aggregates(check, child, child_cols)
+    on = sa.and_(*(p == grouped.c[f"guardian_k{i}"] for i, p in enumerate(parent_cols)))
+    joined = parent.outerjoin(grouped, on)
+    aggregate: ColumnElement[Any] = grouped.c.guardian_agg
+    if check.aggregate in ("sum", "count"):
+        aggregate = sa.func.coalesce(aggregate, 0)
+    violated = _differs(check, total, aggregate, options)
+    conditions = [c for c in [_where(check), violated] if c is not None]
+    return _counted_plan(check, joined, conditions, keys, note, options)
+
+
+def _child_aggregates(
+    check: ReconciliationCheck, child: sa.Table, child_cols: list[sa.Column[Any]]
+) -> sa.Subquery:
+    if check.expression.strip() == "*":
+        value: ColumnElement[Any] = sa.func.count()
+    else:
+        expression: ColumnElement[Any] = sa.literal_column(f"({check.expression})")
+        value = getattr(sa.func, check.aggregate)(expression)
+    labelled = [col.label(f"guardian_k{i}") for i, col in enumerate(child_cols)]
+    query = sa.select(*labelled, value.label("guardian_agg")).select_from(child)
+    if check.child_where:
+        query = query.where(user_sql(check.child_where))
+    return query.group_by(*child_cols).subquery("guardian_children")
+
+
+def _differs(
+    check: ReconciliationCheck,
+    total: ColumnElement[Any],
+    aggregate: ColumnElement[Any],
+    options: Options,
+) -> Condition:
+    """True when the two sides disagree beyond the tolerance.
+
+    On PostgreSQL both sides are compared as numeric, exactly: a tolerance
+    of 0 means equal to the last digit (float columns convert to numeric
+    with 15 significant digits). SQLite computes in floats, so there a
+    difference up to FLOAT_SLACK times the larger of 1 and the parent's
+    value is rounding noise and passes even with a tolerance of 0. With
+    ``relative_tolerance`` the allowed difference is the larger of
+    ``tolerance`` and ``relative_tolerance`` times the parent's value.
+    """
+    numeric = options.dialect == "postgresql"
+    left = sa.cast(total, sa.Numeric()) if numeric else total
+    right = sa.cast(aggregate, sa.Numeric()) if numeric else aggregate
+    allowed: ColumnElement[Any] = _number(check.tolerance, numeric)
+    if check.relative_tolerance is not None:
+        share = _number(check.relative_tolerance, numeric) * sa.func.abs(left)
+        allowed = _larger(allowed, share, numeric)
+    if not numeric:
+        noise = _number(FLOAT_SLACK, numeric) * _larger(
+            _number(1.0, numeric), sa.func.abs(left), numeric
+        )
+        allowed = allowed + noise
+    left_null, right_null = total.is_(None), aggregate.is_(None)
+    return sa.case(
+        (sa.and_(left_null, right_null), sa.false()),
+        (sa.or_(left_null, right_null), sa.true()),
+        else_=sa.func.abs(left - right) > allowed,
+    )
+
+
+def _number(value: float, numeric: bool) -> ColumnElement[Any]:
+    if numeric:
+        # repr gives the shortest text of the float: 0.01, not 0.01000000000000000020.
+        return sa.cast(sa.literal(Decimal(repr(value)), sa.Numeric()), sa.Numeric())
+    return sa.literal(value, sa.Float())
+
+
+def _larger(
+    a: ColumnElement[Any], b: ColumnElement[Any], numeric: bool
+) -> ColumnElement[Any]:
+    return sa.func.greatest(a, b) if numeric else sa.func.max(a, b)
+
+
+def _counted_plan(
+    check: Check,
+    source: sa.FromClause,
+    conditions: list[Condition],
+    keys: list[sa.Column[Any]] | None,
+    note: str | None,
+    options: Options,
+) -> QueryPlan:
+    count = sa.select(sa.func.count()).select_from(source).where(*conditions)
+    sample = None
+    if keys and options.sample_size:
+        sample = (
+            sa.select(*keys)
+            .select_from(source)
+            .where(*conditions)
+            .order_by(*keys)
+            .limit(options.sample_size)
+        )
+    return QueryPlan(check, count, sample, note)
+
+
+def _sql(check: SqlCheck, options: Options) -> QueryPlan:
+    """The user's query as a derived table: counted, then sampled."""
+    body = _literal_colons(check.query.strip().rstrip(";").strip())
+    filtered = f" WHERE ({_literal_colons(check.where)})" if check.where else ""
+    derived = f"FROM ({body}) AS guardian_sql{filtered}"
+    count = sa.text(f"SELECT count(*) {derived}")
+    sample = None
+    if options.sample_size:
+        sample = sa.text(f"SELECT * {derived} LIMIT :guardian_limit").bindparams(
+            guardian_limit=options.sample_size
+        )
+    return QueryPlan(check, count, sample, None)
+
+
+def _literal_colons(text: str) -> str:
+    """text() reads :name as a parameter; a colon in the user's SQL is literal."""
+    return text.replace(":", "\\:")
+
+
+def _freshness(
+    check: FreshnessCheck, table: sa.Table, options: Options
+) -> FreshnessPlan:
+    """The newest value of the column among the rows matching ``where``."""
+    col = column(table, check.column)
+    zone = ZoneInfo(check.timezone or options.timezone)
+    where = [c for c in [_where(check)] if c is not None]
+    newest: AnySelect
+    if options.dialect == "sqlite":
+        # Text in mixed forms ('T' or space, offsets) does not sort as time;
+        # julianday does. The raw text is read back and parsed in Python.
+        newest = (
+            sa.select(sa.type_coerce(col, sa.String))
+            .where(col.is_not(None), *where)
+            .order_by(sa.func.julianday(col).desc(), col.desc())
+            .limit(1)
+        )
+    else:
+        newest = sa.select(sa.func.max(col)).select_from(table).where(*where)
+    return FreshnessPlan(check, newest, zone)

@@ -1,0 +1,245 @@
+"""Text and JSON renderings of run reports and suite problems.
+
+Rendering happens once, here, at the edge: the core hands over typed records
+and these functions turn them into what a person reads in a terminal or a CI
+log, or into the stable JSON that scripts read. Text output must read well
+piped (rich drops colour when the output is not a terminal) and in a narrow
+terminal (cells wrap; keys are already kept short).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from guardian.checks.results import CheckResult, RunReport, json_value
+
+# How many sample keys a row shows before "+N more": enough to look a few
+# rows up by hand, few enough to fit a terminal line.
+SHOWN_KEYS = 3
+_LONGEST_VALUE = 24
+
+_STATUS_STYLE = {
+    "pass": "green",
+    "warn": "yellow",
+    "fail": "red",
+    "error": "bold red",
+}
+_VERDICT_WORD = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "error": "ERROR"}
+
+
+class Problem(Protocol):
+    """What a suite problem offers to be rendered (see checks.validate)."""
+
+    @property
+    def suite(self) -> str: ...
+
+    @property
+    def check(self) -> str | None: ...
+
+    @property
+    def location(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+def render_report(
+    console: Console, report: RunReport, *, verbose: bool = False
+) -> None:
+    """Print a run as text: verdict line, a row per failing check, summary line.
+
+    Passing checks get a row only when ``verbose`` is true.
+    """
+    console.print(verdict_line(report), style=_STATUS_STYLE[report.verdict])
+
+    shown = [r for r in report.results if verbose or r.status != "pass"]
+    if shown:
+        console.print(results_table(report, shown))
+
+    console.print(summary_line(report))
+
+
+def verdict_line(report: RunReport) -> str:
+    """One line that says how the run went, e.g. ``FAIL  3 of 14 checks failed…``."""
+    counts = report.counts()
+    total = len(report.results)
+    where = f"on target {report.target}"
+    if report.run_id is not None:
+        where += f" (run {report.run_id})"
+    word = _VERDICT_WORD[report.verdict]
+
+    if report.error is not None:
+        return f"{word}  the run could not complete {where}: {report.error}"
+    if report.verdict == "error":
+        failed = f" ({counts['fail']} failed)" if counts["fail"] else ""
+        return (
+            f"{word}  {counts['error']} of {_checks(total)} could not be "
+            f"evaluated{failed} {where}"
+        )
+    if report.verdict == "fail":
+        return f"{word}  {counts['fail']} of {_checks(total)} failed {where}"
+    if report.verdict == "warn":
+        return f"{word}  {counts['warn']} of {_checks(total)} warned {where}"
+    return f"{word}  {_checks(total)} passed {where}"
+
+
+def summary_line(report: RunReport) -> str:
+    """``14 checks: 11 passed, 1 warned, 2 failed, 0 errors in 0.42 s``."""
+    counts = report.counts()
+    errors = "error" if counts["error"] == 1 else "errors"
+    return (
+        f"{_checks(len(report.results))}: {counts['pass']} passed, "
+        f"{counts['warn']} warned, {counts['fail']} failed, "
+        f"{counts['error']} {errors} in {format_seconds(report.duration_ms)}"
+    )
+
+
+def results_table(report: RunReport, results: Sequence[CheckResult]) -> Table:
+    """A light table of ``results``; notes and error reasons sit in the keys column."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("status", no_wrap=True)
+    table.add_column("check", overflow="fold", ratio=3)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("violating rows", justify="right", no_wrap=True)
+    table.add_column("sample keys", overflow="fold", ratio=4)
+    table.add_column("time", justify="right", no_wrap=True)
+
+    qualify = len({r.suite for r in report.results}) > 1 or len(report.suites) > 1
+    for result in results:
+        name = f"{result.suite}.{result.name}" if qualify else result.name
+        table.add_row(
+            Text(result.status.upper(), style=_STATUS_STYLE[result.status]),
+            name,
+            result.severity,
+            format_count(result.violations),
+            _details(result),
+            format_seconds(result.duration_ms),
+        )
+        if result.note:
+            table.add_row("", "", "", "", Text(f"note: {result.note}", style="dim"), "")
+    return table
+
+
+def _details(result: CheckResult) -> Text:
+    if result.status == "error":
+        return Text(result.error or "could not be evaluated", style="red")
+    if result.sample_keys:
+        return Text(format_keys(result.sample_keys, result.violations))
+    if result.observed:
+        return Text(format_observed(result.observed), style="dim")
+    return Text("")
+
+
+def format_keys(
+    keys: Sequence[Mapping[str, Any]], total: int | None, shown: int = SHOWN_KEYS
+) -> str:
+    """Compact sample keys: ``id=12, id=98, +8 more`` or ``(a=1, b=2), …``.
+
+    ``total`` is the number of violating rows; the rows not shown are
+    counted in the ``+N more`` tail.
+    """
+    parts = [_format_key(key) for key in keys[:shown]]
+    rest = (total if total is not None else len(keys)) - len(parts)
+    if rest > 0:
+        parts.append(f"+{format_count(rest)} more")
+    return ", ".join(parts)
+
+
+def _format_key(key: Mapping[str, Any]) -> str:
+    pairs = ", ".join(f"{column}={_format_value(v)}" for column, v in key.items())
+    return f"({pairs})" if len(key) > 1 else pairs
+
+
+def _format_value(value: Any) -> str:
+    plain = json_value(value)
+    if plain is None:
+        return "NULL"
+    if isinstance(plain, bool | int | float):
+        return str(plain)
+    text = str(plain)
+    if len(text) > _LONGEST_VALUE:
+        text = text[: _LONGEST_VALUE - 1] + "…"
+    if text and all(ch.isalnum() or ch in "_-.:@/+" for ch in text):
+        return text
+    return "'" + text.replace("'", "''") + "'"
+
+
+def format_observed(observed: Mapping[str, Any]) -> str:
+    """What a table-level check measured: ``row_count=0, newest=2024-01-02…``."""
+    return ", ".join(f"{k}={_format_value(v)}" for k, v in observed.items())
+
+
+def format_count(count: int | None) -> str:
+    """An exact count with thousands separators; a dash when there is none."""
+    return "-" if count is None else f"{count:,}"
+
+
+def format_seconds(millis: float) -> str:
+    """``12 ms`` below a second, else ``1.42 s``."""
+    if millis < 1000:
+        return f"{millis:.0f} ms"
+    return f"{millis / 1000:.2f} s"
+
+
+def _checks(count: int) -> str:
+    return f"{count:,} check" if count == 1 else f"{count:,} checks"
+
+
+def problem_line(problem: Problem) -> str:
+    """``file:line: check 'name': message`` for one suite problem."""
+    if problem.check:
+        return f"{problem.location}: check {problem.check!r}: {problem.message}"
+    return f"{problem.location}: {problem.message}"
+
+
+def render_problems(
+    console: Console,
+    problems: Sequence[Problem],
+    *,
+    target: str,
+    checks: int,
+    suites: int,
+) -> None:
+    """Print the outcome of a validation: an OK line, or one line per problem."""
+    if not problems:
+        console.print(
+            f"OK  {_checks(checks)} in {suites} suite{'s' if suites != 1 else ''} "
+            f"match target {target}",
+            style="green",
+        )
+        return
+    for problem in problems:
+        console.print(problem_line(problem), soft_wrap=True)
+    count = len(problems)
+    console.print(
+        f"{count} problem{'s' if count != 1 else ''} in {_checks(checks)} "
+        f"on target {target}",
+        style="red",
+    )
+
+
+def problems_json(
+    problems: Sequence[Problem], *, target: str, checks: int, suites: Sequence[str]
+) -> dict[str, Any]:
+    """The stable JSON form of a validation."""
+    return {
+        "target": target,
+        "suites": list(suites),
+        "checks": checks,
+        "ok": not problems,
+        "problems": [
+            {
+                "suite": p.suite,
+                "check": p.check,
+                "location": p.location,
+                "message": p.message,
+            }
+            for p in problems
+        ],
+    }
