@@ -51,7 +51,7 @@ def main() -> None:
     show_default=True,
     help="Database the bench creates (if missing) and fills.",
 )
-@click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--repeats", type=click.IntRange(min=1), default=7, show_default=True)
 @click.option("--warmups", type=click.IntRange(min=0), default=1, show_default=True)
 @click.option(
     "--report/--no-report",

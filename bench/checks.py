@@ -27,6 +27,7 @@ from bench.common import (
     Machine,
     Timings,
     bench_database_url,
+    load_average,
     machine_facts,
     measure,
 )
@@ -70,6 +71,17 @@ class Phase:
         """guardian's median time divided by ``case``'s."""
         return self.timings[GUARDIAN].median / self.timings[case].median
 
+    def round_ratios(self, case: str) -> list[float]:
+        """guardian's time divided by ``case``'s, round by round.
+
+        Both ran close together in each round, so their spread shows how
+        much the ratio of medians can be trusted on a busy machine.
+        """
+        pairs = zip(
+            self.timings[GUARDIAN].seconds, self.timings[case].seconds, strict=True
+        )
+        return [mine / theirs for mine, theirs in pairs]
+
 
 @dataclass
 class Outcome:
@@ -79,6 +91,8 @@ class Outcome:
     machine: Machine
     table_size: str
     soda_version: str
+    load_before: float
+    load_after: float = 0.0
     phases: list[Phase] = field(default_factory=list)
     guardian_sql: list[str] = field(default_factory=list)
 
@@ -92,6 +106,7 @@ class Outcome:
             "machine": self.machine.__dict__,
             "table_size": self.table_size,
             "soda_version": self.soda_version,
+            "load_average": {"before": self.load_before, "after": self.load_after},
             "phases": {
                 p.name: {
                     "changed_rows": p.changed_rows,
@@ -106,8 +121,9 @@ class Outcome:
 
 def run(options: Options, log: Log = print) -> Outcome:
     """Build the data, measure every case clean and dirty, verify, return it all."""
+    load_before = load_average()
     url = bench_database_url(options.server_url, options.database)
-    log(f"database: {mask_url(url)}")
+    log(f"database: {mask_url(url)}; load average {load_before}")
     work = RESULTS_DIR / "checks"
     work.mkdir(parents=True, exist_ok=True)
 
@@ -120,6 +136,7 @@ def run(options: Options, log: Log = print) -> Outcome:
         machine=machine_facts(url),
         table_size=orders.table_size(url),
         soda_version=soda_version(python),
+        load_before=load_before,
     )
 
     target = Target.from_url(url)
@@ -138,6 +155,7 @@ def run(options: Options, log: Log = print) -> Outcome:
     finally:
         target.dispose()
 
+    outcome.load_after = load_average()
     _write_json(RESULTS_DIR / f"checks-{options.rows}.json", outcome.to_json())
     return outcome
 
@@ -312,11 +330,6 @@ def goals(outcome: Outcome) -> list[tuple[str, str, float, bool]]:
         ratio = phase.ratio(SEPARATE)
         found.append(("≤ 0.7x one query per check", phase.name, ratio, ratio <= 0.7))
     return found
-
-
-def phases_by_name(outcome: Outcome) -> dict[str, Phase]:
-    """The measured phases, keyed by name."""
-    return {p.name: p for p in outcome.phases}
 
 
 def case_order() -> Sequence[str]:

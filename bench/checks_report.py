@@ -33,14 +33,28 @@ def render(outcome: Outcome) -> str:
         f"round, then {options.repeats} rounds in which every case runs once, "
         "in an order that rotates each round; times are the median and the "
         "range (min-max) over the rounds, in milliseconds. Ratios are "
-        "guardian's median divided by the case's median: below 1 means "
-        "guardian is faster.",
-        machine_markdown(outcome.machine),
+        "guardian's median divided by the case's median (below 1: guardian "
+        "is faster); in brackets, the range of the same ratio taken round by "
+        "round.",
+        machine_markdown(outcome.machine) + "\n" + _load_text(outcome),
         _table_text(outcome),
     ]
     parts += [_phase_text(phase) for phase in outcome.phases]
     parts += [_goals_text(outcome), _cases_text(outcome)]
     return "\n\n".join(parts)
+
+
+def _load_text(outcome: Outcome) -> str:
+    text = (
+        f"- Load average (1 min) before the run: {outcome.load_before}, "
+        f"after: {outcome.load_after}"
+    )
+    if max(outcome.load_before, outcome.load_after) > outcome.machine.cores:
+        text += (
+            ". Other work ran on the machine meanwhile (load above the number "
+            "of cores), so these figures are noisier than usual"
+        )
+    return text
 
 
 def _table_text(outcome: Outcome) -> str:
@@ -74,7 +88,7 @@ def _phase_text(phase: Phase) -> str:
     rows = []
     for case in case_order():
         timing = phase.timings[case]
-        ratio = "1.00" if case == GUARDIAN else f"{phase.ratio(case):.2f}"
+        ratio = "1.00" if case == GUARDIAN else _ratio_cell(phase, case)
         rows.append(
             [
                 labels[case],
@@ -83,8 +97,14 @@ def _phase_text(phase: Phase) -> str:
                 ratio,
             ]
         )
-    table = markdown_table(["case", "median ms", "min-max ms", "guardian ÷ case"], rows)
+    header = ["case", "median ms", "min-max ms", "guardian ÷ case (per round)"]
+    table = markdown_table(header, rows)
     return f"{title}\n\n{table}"
+
+
+def _ratio_cell(phase: Phase, case: str) -> str:
+    rounds = phase.round_ratios(case)
+    return f"{phase.ratio(case):.2f} ({min(rounds):.2f}-{max(rounds):.2f})"
 
 
 def _goals_text(outcome: Outcome) -> str:
@@ -118,7 +138,11 @@ def _cases_text(outcome: Outcome) -> str:
         "what reading the table costs.",
         f"- **{labels[SODA]}**: `scan.execute()` of a fresh `Scan` per round "
         "in a separate Python process with Soda's own environment; only "
-        "`execute()` is timed, not start-up and imports.",
+        "`execute()` is timed, not start-up and imports. Soda folds all ten "
+        "checks into one aggregate query (`COUNT(CASE WHEN … THEN 1 END)`), "
+        "then on dirty data fetches `SELECT * … LIMIT 10` for each failing "
+        "invalid_count check and every failing row (`SELECT *` without a "
+        "limit) for the failed rows check; it opens a new connection per scan.",
         "",
         "Every round, the counts of guardian, both hand-written cases and Soda "
         "are checked against the one-scan query; the bench stops on any "

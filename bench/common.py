@@ -183,6 +183,18 @@ def machine_facts(url: str) -> Machine:
     )
 
 
+def load_average() -> float:
+    """The system's one-minute load average; 0 where the system has none.
+
+    Reports show it before and after a run: other work on the machine
+    (above about the number of cores) makes every figure noisier.
+    """
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return 0.0
+
+
 def _cpu_model() -> str:
     try:
         text = Path("/proc/cpuinfo").read_text()

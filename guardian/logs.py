@@ -51,12 +51,8 @@ def setup_logging(
     A relative ``file`` is relative to ``base_dir`` (the configuration's
     folder). Calling this again replaces what an earlier call installed.
     """
+    reset_logging()
     root = logging.getLogger()
-    for handler in _installed:
-        root.removeHandler(handler)
-        handler.close()
-    _installed.clear()
-
     formatter = _formatter(settings.format)
     handlers: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
     if settings.file:
@@ -70,6 +66,15 @@ def setup_logging(
     quiet = logging.DEBUG if settings.level == "DEBUG" else logging.WARNING
     for name in _CHATTY:
         logging.getLogger(name).setLevel(quiet)
+
+
+def reset_logging() -> None:
+    """Remove and close the handlers that :func:`setup_logging` installed."""
+    root = logging.getLogger()
+    for handler in _installed:
+        root.removeHandler(handler)
+        handler.close()
+    _installed.clear()
 
 
 def _formatter(kind: str) -> logging.Formatter:

@@ -82,7 +82,7 @@ def database_url(text: str) -> URL:
         raise ConfigError("a database URL is required")
     try:
         url = sa.make_url(text.strip())
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise ConfigError(
             f"not a database URL: {mask_url(text)}",
             hint="write e.g. postgresql://user@host:5432/dbname or sqlite:///path/to.db",

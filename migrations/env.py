@@ -8,6 +8,8 @@ guardian runs migrations through a connection it hands over in
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -23,7 +25,7 @@ _UPGRADE_LOCK_KEY = 0x6775617264
 config = context.config
 
 
-def _options(dialect_name: str) -> dict[str, object]:
+def _options(dialect_name: str) -> dict[str, Any]:
     return {
         "target_metadata": Base.metadata,
         "version_table": VERSION_TABLE,

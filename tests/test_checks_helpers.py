@@ -58,9 +58,7 @@ class Db:
         """A guardian target on this database."""
         return Target.from_url(self.url, name="t", options=TargetOptions(**options))
 
-    def run(
-        self, *checks: dict[str, Any], **options: Any
-    ) -> dict[str, CheckResult]:
+    def run(self, *checks: dict[str, Any], **options: Any) -> dict[str, CheckResult]:
         """Run the checks as one suite; results by check name."""
         target = self.target(**options)
         try:
@@ -75,8 +73,8 @@ class Db:
         return self.run(check, **options)[check["name"]]
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+@pytest.fixture(name="db", params=["postgresql", "sqlite"])
+def db_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
     """A fresh database of each dialect in turn."""
     if request.param == "postgresql":
         yield Db("postgresql", request.getfixturevalue("pg_url"))

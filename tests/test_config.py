@@ -51,7 +51,9 @@ def test_a_valid_file_loads_with_paths_relative_to_its_folder(tmp_path: Path) ->
     assert sorted(config.model.jobs) == ["nightly", "often"]
 
 
-def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_without_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GUARDIAN_CONFIG", raising=False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import signal
 import subprocess
@@ -100,6 +101,10 @@ def _finished(store: StateStore, job: str) -> list[RunSummary]:
     return sorted((r for r in runs if r.status == "finished"), key=lambda r: r.id)
 
 
+def _has_runs(store: StateStore, job: str, count: int) -> Callable[[], bool]:
+    return lambda: len(_finished(store, job)) >= count
+
+
 def test_a_one_second_job_runs_and_records_its_runs(shop: Path) -> None:
     config = load_config(
         _write_config(
@@ -125,6 +130,7 @@ def test_a_one_second_job_runs_and_records_its_runs(shop: Path) -> None:
     assert status.failures_since_success == 0
 
 
+@pytest.mark.slow
 def test_an_overrunning_job_never_runs_twice_at_once(
     tmp_path: Path, pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -143,7 +149,7 @@ def test_an_overrunning_job_never_runs_twice_at_once(
 
     runs = _finished(store, "slow")
     assert all(r.verdict == "pass" for r in runs)
-    for before, after in zip(runs, runs[1:], strict=False):
+    for before, after in itertools.pairwise(runs):
         assert before.finished_at is not None
         assert after.started_at >= before.finished_at
     last_end = runs[-1].finished_at
@@ -175,7 +181,7 @@ def test_a_failing_job_does_not_stop_the_others(shop: Path) -> None:
 
     with _running(config, store):
         for job in ("good", "broken", "gone"):
-            _wait_for(lambda j=job: len(_finished(store, j)) >= 2, f"runs of {job}")
+            _wait_for(_has_runs(store, job, 2), f"two runs of {job}")
 
     assert {r.verdict for r in _finished(store, "good")} == {"pass"}
     broken = _finished(store, "broken")

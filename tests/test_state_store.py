@@ -244,7 +244,7 @@ def test_unreachable_store_is_a_state_error_without_the_password() -> None:
     message = str(caught.value)
     assert caught.value.exit_code == ExitCode.CANNOT_RUN
     assert message.startswith(
-        "cannot read in the state store at "
+        "cannot read the state store at "
         "postgresql+psycopg://guard:***@127.0.0.1:9/state: "
     )
     assert "s3cret" not in message
@@ -344,6 +344,20 @@ def test_job_statuses_show_last_run_next_run_and_failure_streak(
     assert quick.schedule == "every 10m"
     assert quick.next_run_at is not None
     assert quick.next_run_at > dt.datetime.now(dt.UTC)
-    assert statuses[None].target == "shop"
-    assert statuses[None].last_run is not None
-    assert statuses[None].last_run.id == adhoc
+    adhoc_status = statuses[None]
+    assert adhoc_status.target == "shop"
+    assert adhoc_status.last_run is not None
+    assert adhoc_status.last_run.id == adhoc
+
+
+def test_upgrade_leaves_a_store_of_a_newer_guardian_alone(
+    state_url: str, tmp_path: Path
+) -> None:
+    StateStore(state_url, migrations=_scripts_with_second_revision(tmp_path)).upgrade()
+    store = StateStore(state_url)
+
+    with pytest.raises(StateError) as caught:
+        store.upgrade()
+
+    assert "is at revision 0099, newer than this guardian knows" in caught.value.message
+    assert store.current_revision() == "0099"

@@ -197,7 +197,7 @@ def _row_predicate(check: Check, table: sa.Table, options: Options) -> Condition
     if isinstance(check, RangeCheck):
         return _out_of_range(check, column(table, check.column), options)
     if isinstance(check, PatternCheck):
-        return _not_matching(check, column(table, check.column))
+        return _not_matching(check, column(table, check.column), options)
     if isinstance(check, ExpressionCheck):
         # As in a CHECK constraint: NOT NULL is NULL, so NULL results pass.
         return sa.not_(user_sql(check.expression))
@@ -241,10 +241,15 @@ def _comparable(
     return col, sa.literal(bound, col.type)
 
 
-def _not_matching(check: PatternCheck, col: sa.Column[Any]) -> Condition:
+def _not_matching(
+    check: PatternCheck, col: sa.Column[Any], options: Options
+) -> Condition:
     text = col if isinstance(col.type, sa.String) else sa.cast(col, sa.Text)
-    flags = "i" if check.case_insensitive else None
-    return sa.and_(col.is_not(None), sa.not_(text.regexp_match(check.regex, flags)))
+    regex, flags = check.regex, "i" if check.case_insensitive else None
+    if flags and options.dialect == "sqlite":
+        # SQLite's REGEXP is Python's re.search, which takes no flags argument.
+        regex, flags = f"(?i){regex}", None
+    return sa.and_(col.is_not(None), sa.not_(text.regexp_match(regex, flags)))
 
 
 def _unique(

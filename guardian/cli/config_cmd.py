@@ -78,7 +78,7 @@ def check_command(
             if problem.hint:
                 err_console().print(f"  hint: {problem.hint}", highlight=False)
     else:
-        out_console().print(ok_line(outcome), style="green")
+        out_console().print(ok_line(outcome), style="green", soft_wrap=True)
     ctx.exit(2 if outcome.problems else 0)
 
 

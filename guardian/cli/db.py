@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from guardian.cli.common import (
@@ -11,12 +13,21 @@ from guardian.cli.common import (
     pass_app,
     print_json,
 )
-from guardian.state.store import StateStore
+
+if TYPE_CHECKING:
+    from guardian.state.store import StateStore
 
 
 @click.group("db")
 def command() -> None:
     """Create, upgrade and inspect guardian's state store (state.url)."""
+
+
+def _store(app: AppContext) -> StateStore:
+    # Imported here so that `guardian --help` need not load Alembic.
+    from guardian.state.store import StateStore
+
+    return StateStore(app.config().state_url)
 
 
 @command.command("upgrade")
@@ -27,7 +38,7 @@ def upgrade(app: AppContext) -> None:
     A new store is created. Safe to run again: an up-to-date store is left
     as it is.
     """
-    store = StateStore(app.config().state_url)
+    store = _store(app)
     before = store.current_revision()
     store.upgrade()
     after = store.current_revision()
@@ -46,8 +57,8 @@ def upgrade(app: AppContext) -> None:
 @format_option
 @pass_app
 def current(app: AppContext, output_format: str) -> None:
-    """Show the state store's schema revision and the one guardian needs."""
-    store = StateStore(app.config().state_url)
+    """Show the state store's schema revision, and whether it is current."""
+    store = _store(app)
     revision = store.current_revision()
     head = store.migrations.head()
 

@@ -9,6 +9,8 @@ terminal (cells wrap; keys are already kept short).
 
 from __future__ import annotations
 
+import datetime as dt
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -22,7 +24,13 @@ from guardian.checks.results import CheckResult, RunReport, json_value
 # How many sample keys a row shows before "+N more": enough to look a few
 # rows up by hand, few enough to fit a terminal line.
 SHOWN_KEYS = 3
-_LONGEST_VALUE = 24
+_LONGEST_VALUE = 32
+# A narrow terminal folds check names longer than this rather than the keys.
+_NAME_WIDTH = 28
+# Below this many columns, keys move under the check's name.
+_WIDE = 100
+# Piped output (a CI log, a file) is read whole: fold only very long lines.
+PIPE_WIDTH = 160
 
 _STATUS_STYLE = {
     "pass": "green",
@@ -49,6 +57,16 @@ class Problem(Protocol):
     def message(self) -> str: ...
 
 
+def report_console() -> Console:
+    """The console for reports on standard output.
+
+    A terminal is used at its own width; piped output gets a wide line so
+    that tables do not fold for no reader's benefit.
+    """
+    width = None if sys.stdout.isatty() else PIPE_WIDTH
+    return Console(file=sys.stdout, highlight=False, width=width)
+
+
 def render_report(
     console: Console, report: RunReport, *, verbose: bool = False
 ) -> None:
@@ -56,13 +74,16 @@ def render_report(
 
     Passing checks get a row only when ``verbose`` is true.
     """
-    console.print(verdict_line(report), style=_STATUS_STYLE[report.verdict])
+    console.print(
+        verdict_line(report), style=_STATUS_STYLE[report.verdict], soft_wrap=True
+    )
 
     shown = [r for r in report.results if verbose or r.status != "pass"]
     if shown:
-        console.print(results_table(report, shown))
+        wide = console.width >= _WIDE
+        console.print(results_table(report, shown, wide=wide))
 
-    console.print(summary_line(report))
+    console.print(summary_line(report), soft_wrap=True)
 
 
 def verdict_line(report: RunReport) -> str:
@@ -100,30 +121,49 @@ def summary_line(report: RunReport) -> str:
     )
 
 
-def results_table(report: RunReport, results: Sequence[CheckResult]) -> Table:
-    """A light table of ``results``; notes and error reasons sit in the keys column."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+def results_table(
+    report: RunReport, results: Sequence[CheckResult], *, wide: bool = True
+) -> Table:
+    """A light table of ``results``, one row per check.
+
+    Wide, the keys (or an error's reason) have a column of their own and a
+    note sits in that column on the row below. Narrow, they go on lines of
+    their own under the check's name, which is the only cell that wraps.
+    """
+    qualify = len({r.suite for r in report.results}) > 1 or len(report.suites) > 1
+    names = [f"{r.suite}.{r.name}" if qualify else r.name for r in results]
+
+    table = Table(
+        box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True
+    )
     table.add_column("status", no_wrap=True)
-    table.add_column("check", overflow="fold", ratio=3)
+    longest = max(map(len, names))
+    table.add_column("check", overflow="fold", min_width=min(_NAME_WIDTH, longest))
     table.add_column("severity", no_wrap=True)
-    table.add_column("violating rows", justify="right", no_wrap=True)
-    table.add_column("sample keys", overflow="fold", ratio=4)
+    table.add_column("violating rows" if wide else "rows", justify="right")
+    if wide:
+        table.add_column("sample keys", overflow="fold")
     table.add_column("time", justify="right", no_wrap=True)
 
-    qualify = len({r.suite for r in report.results}) > 1 or len(report.suites) > 1
-    for result in results:
-        name = f"{result.suite}.{result.name}" if qualify else result.name
-        table.add_row(
-            Text(result.status.upper(), style=_STATUS_STYLE[result.status]),
-            name,
-            result.severity,
-            format_count(result.violations),
-            _details(result),
-            format_seconds(result.duration_ms),
-        )
-        if result.note:
-            table.add_row("", "", "", "", Text(f"note: {result.note}", style="dim"), "")
+    for name, result in zip(names, results, strict=True):
+        status = Text(result.status.upper(), style=_STATUS_STYLE[result.status])
+        count = format_count(result.violations)
+        time = format_seconds(result.duration_ms)
+        if wide:
+            table.add_row(status, name, result.severity, count, _details(result), time)
+            if result.note:
+                table.add_row("", "", "", "", _note(result.note), "")
+        else:
+            cell = Text(name)
+            for extra in (_details(result), _note(result.note)):
+                if extra.plain:
+                    cell.append("\n  ").append_text(extra)
+            table.add_row(status, cell, result.severity, count, time)
     return table
+
+
+def _note(note: str | None) -> Text:
+    return Text(f"note: {note}", style="dim") if note else Text("")
 
 
 def _details(result: CheckResult) -> Text:
@@ -160,9 +200,13 @@ def _format_value(value: Any) -> str:
     plain = json_value(value)
     if plain is None:
         return "NULL"
-    if isinstance(plain, bool | int | float):
+    if isinstance(plain, bool | int):
         return str(plain)
+    if isinstance(plain, float):
+        return f"{plain:.2f}".rstrip("0").rstrip(".")
     text = str(plain)
+    if isinstance(value, dt.date | dt.datetime):
+        return text
     if len(text) > _LONGEST_VALUE:
         text = text[: _LONGEST_VALUE - 1] + "…"
     if text and all(ch.isalnum() or ch in "_-.:@/+" for ch in text):
@@ -212,15 +256,17 @@ def render_problems(
             f"OK  {_checks(checks)} in {suites} suite{'s' if suites != 1 else ''} "
             f"match target {target}",
             style="green",
+            soft_wrap=True,
         )
         return
     for problem in problems:
         console.print(problem_line(problem), soft_wrap=True)
     count = len(problems)
     console.print(
-        f"{count} problem{'s' if count != 1 else ''} in {_checks(checks)} "
+        f"{count} problem{'s' if count != 1 else ''} among {_checks(checks)} "
         f"on target {target}",
         style="red",
+        soft_wrap=True,
     )
 
 

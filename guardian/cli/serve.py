@@ -5,9 +5,6 @@ from __future__ import annotations
 import click
 
 from guardian.cli.common import AppContext, pass_app
-from guardian.logs import setup_logging
-from guardian.service.scheduler import Service, no_jobs_error, stop_on_signals
-from guardian.state.store import StateStore
 
 
 @click.command("serve")
@@ -18,6 +15,10 @@ def command(app: AppContext) -> None:
     Upgrades the state store first. Stops cleanly on SIGTERM or SIGINT once
     the runs under way have finished, and exits 0.
     """
+    from guardian.logs import setup_logging
+    from guardian.service.scheduler import Service, no_jobs_error, stop_on_signals
+    from guardian.state.store import StateStore
+
     config = app.config()
     if not config.model.jobs:
         raise no_jobs_error(config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
@@ -14,8 +15,9 @@ from guardian.cli.common import (
     pass_app,
     print_json,
 )
-from guardian.state.records import JobStatus, RunSummary
-from guardian.state.store import StateStore
+
+if TYPE_CHECKING:
+    from guardian.state.records import JobStatus, RunSummary
 
 _VERDICT_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "error": "red"}
 
@@ -24,13 +26,17 @@ _VERDICT_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "error": "re
 @format_option
 @pass_app
 def command(app: AppContext, output_format: str) -> None:
-    """Show each job's last run, next run and failures since its last success,
-    and the last ad-hoc run of each target.
+    """Show each job's last run, next run and failure streak.
+
+    Also shows the last ad-hoc run of each target (runs no job started).
+    The failure streak counts the job's runs since its last success.
 
     JSON fields: jobs (name, target, suites, schedule, last_run, next_run_at,
     failures_since_success) and recent_runs (the last ad-hoc run per target).
     Exits 0 whatever the runs found; 3 when the state store cannot be read.
     """
+    from guardian.state.store import StateStore
+
     config = app.config()
     store = StateStore(config.state_url)
     store.ensure_ready()

@@ -1,0 +1,1 @@
+"""The demo: Chinook, the faults it plants, and the steps of `guardian demo`."""

@@ -45,6 +45,10 @@ _POSTGRESQL_FILE = "chinook_postgresql.sql"
 # and connect to it with a psql meta-command.
 _SERVER_LEVEL_PREFIXES = ("DROP DATABASE", "CREATE DATABASE", "\\c ")
 
+# Databases every server has for its own use; tools connect to them freely,
+# so the demo keeps out of them even when they are empty.
+_SYSTEM_DATABASES = ("postgres", "template0", "template1")
+
 
 @dataclass(frozen=True)
 class EditionNames:
@@ -168,6 +172,12 @@ def load_postgresql(conn: Connection) -> PostgresLoad:
     ever dropped. All of it happens in one transaction.
     """
     database = _current_database(conn)
+    if database in _SYSTEM_DATABASES:
+        raise UsageError(
+            f"the demo does not load Chinook into the {database} database, which "
+            "the server keeps for itself",
+            hint="create one for it, e.g. createdb guardian_demo, and pass its URL",
+        )
     reloaded = _database_comment(conn) == DEMO_MARKER
     others = _user_tables(conn) - (set(POSTGRESQL_TABLES) if reloaded else set())
     if others:

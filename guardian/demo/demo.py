@@ -62,6 +62,11 @@ class Workspace:
     folder: Path
     reused: bool
 
+    def claim(self) -> None:
+        """Create the folder if needed and mark it as the demo's own."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / MARKER_FILE).write_text(_MARKER_TEXT, encoding="utf-8")
+
 
 @dataclass(frozen=True)
 class LoadedChinook:
@@ -104,10 +109,11 @@ class Outcome:
 
 
 def prepare_folder(folder: Path) -> Workspace:
-    """Create the demo's folder, or accept one an earlier demo made.
+    """Accept a new or empty folder, or one an earlier demo made.
 
     A folder that exists, is not empty and carries no marker is refused:
-    the demo never writes among someone else's files.
+    the demo never writes among someone else's files. Nothing is written
+    yet; the steps that write claim the folder first.
     """
     marker = folder / MARKER_FILE
     if folder.exists() and not folder.is_dir():
@@ -120,14 +126,12 @@ def prepare_folder(folder: Path) -> Workspace:
             "nothing was changed",
             hint="give an empty or new folder with --dir",
         )
-
-    folder.mkdir(parents=True, exist_ok=True)
-    marker.write_text(_MARKER_TEXT, encoding="utf-8")
     return Workspace(folder=folder, reused=reused)
 
 
 def copy_chinook(workspace: Workspace) -> LoadedChinook:
     """Copy the SQLite edition into the folder, replacing an earlier copy."""
+    workspace.claim()
     path = copy_sqlite(workspace.folder / SQLITE_FILE)
     return LoadedChinook(
         edition="sqlite",
@@ -150,7 +154,7 @@ def load_chinook_postgres(url_text: str) -> LoadedChinook:
         load = load_postgresql(conn)
     return LoadedChinook(
         edition="postgresql",
-        location=mask_url(url),
+        location=mask_url(url.set(drivername="postgresql")),
         invoices=load.invoices,
         url=url,
         reloaded=load.reloaded,
@@ -169,6 +173,7 @@ def plant_faults(chinook: LoadedChinook) -> list[Fault]:
 
 def write_files(workspace: Workspace, chinook: LoadedChinook) -> WrittenFiles:
     """Copy the suite (and its schema) next to a new guardian.yml."""
+    workspace.claim()
     names = NAMES[chinook.edition]
     suite = workspace.folder / names.suite_file
     suite.write_bytes(suite_file(chinook.edition).read_bytes())

@@ -71,7 +71,14 @@ class StateStore:
     # --- schema -----------------------------------------------------------
 
     def upgrade(self) -> None:
-        """Bring the store's schema to the newest revision (alembic upgrade head)."""
+        """Bring the store's schema to the newest revision (alembic upgrade head).
+
+        A store at a revision this guardian does not know (written by a newer
+        one) is left alone and raises StateError.
+        """
+        current = self.current_revision()
+        if current is not None and not self.migrations.knows(current):
+            raise self._ahead_error(current)
         with self._guard("upgrade"), self._engine.begin() as conn:
             self.migrations.upgrade(conn)
 
@@ -93,19 +100,20 @@ class StateStore:
         if current == head:
             return
 
-        if current is None or (upgrade and self.migrations.knows(current)):
-            self.upgrade()
-            return
-
-        if not self.migrations.knows(current):
+        if current is not None and not self.migrations.knows(current):
+            raise self._ahead_error(current)
+        if current is not None and not upgrade:
             raise StateError(
                 f"state store at {self.display_url} is at revision {current}, "
-                f"newer than this guardian knows (it needs {head})",
-                hint="upgrade guardian, or point state.url at another store",
+                f"guardian needs {head}: run `guardian db upgrade`"
             )
-        raise StateError(
+        self.upgrade()
+
+    def _ahead_error(self, current: str) -> StateError:
+        return StateError(
             f"state store at {self.display_url} is at revision {current}, "
-            f"guardian needs {head}: run `guardian db upgrade`"
+            f"newer than this guardian knows (it needs {self.migrations.head()})",
+            hint="upgrade guardian, or point state.url at another store",
         )
 
     # --- runs -------------------------------------------------------------
@@ -134,14 +142,14 @@ class StateStore:
             hostname=socket.gethostname(),
             pid=os.getpid(),
         )
-        with self._session("record a run") as session:
+        with self._session("record a run in") as session:
             session.add(record)
             session.flush()
             return record.id
 
     def finish_run(self, run_id: int, report: RunReport) -> None:
         """Store a run's results, samples, verdict and counts in one transaction."""
-        with self._session("record a run") as session:
+        with self._session("record a run in") as session:
             record = self._run(session, run_id)
             record.results.extend(_result_record(r) for r in report.results)
             _close(record, report.verdict, report.error, report.finished_at)
@@ -149,7 +157,7 @@ class StateStore:
 
     def fail_run(self, run_id: int, error: str) -> None:
         """Record that a run could not run (target down, suite broken)."""
-        with self._session("record a run") as session:
+        with self._session("record a run in") as session:
             _close(self._run(session, run_id), "error", error, None)
 
     def get_run(self, run_id: int) -> RunReport | None:
@@ -185,7 +193,7 @@ class StateStore:
             RunRecord.status == "running",
             RunRecord.hostname == socket.gethostname(),
         )
-        with self._session("record a run") as session:
+        with self._session("record a run in") as session:
             dead = [r for r in session.scalars(query) if not alive(r.pid)]
             for record in dead:
                 record.status = "crashed"
@@ -205,7 +213,7 @@ class StateStore:
         next_run_at: dt.datetime | None,
     ) -> None:
         """Record a scheduled job and its next run, for ``status`` elsewhere."""
-        with self._session("record a job") as session:
+        with self._session("record a job in") as session:
             session.merge(
                 JobRecord(
                     name=name,
@@ -264,7 +272,7 @@ class StateStore:
         lines = str(exc.orig or exc).strip().splitlines()
         detail = mask_url(lines[0]) if lines else type(exc).__name__
         return StateError(
-            f"cannot {action} in the state store at {self.display_url}: {detail}",
+            f"cannot {action} the state store at {self.display_url}: {detail}",
             hint="check state.url in the configuration and that the store is up",
         )
 
