@@ -6,6 +6,8 @@ and drives the real command in-process; nothing under test is mocked.
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,19 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
+from rich.console import Console
 
+from guardian.checks.results import CheckResult, RunReport
 from guardian.cli import _register, cli
+from guardian.cli.check import progress
+from guardian.cli.render import (
+    format_count,
+    format_keys,
+    format_seconds,
+    render_report,
+    summary_line,
+    verdict_line,
+)
 from guardian.targets import Target
 
 SHOP = [
@@ -512,3 +525,113 @@ def test_a_missing_sqlite_file_cannot_run(in_tmp: Path) -> None:
     assert result.exit_code == 3
     assert "no SQLite database at nowhere.db" in result.stderr
     assert not Path("nowhere.db").exists()
+
+
+# --- rendering, without a database -----------------------------------------
+
+
+def result(status: str, **fields: Any) -> CheckResult:
+    values: dict[str, Any] = {
+        "suite": "shop",
+        "name": f"check_{status}",
+        "kind": "not_null",
+        "table": "orders",
+        "severity": "warn" if status == "warn" else "error",
+        "status": status,
+        "violations": 0 if status == "pass" else 1,
+    }
+    values.update(fields)
+    return CheckResult(**values)
+
+
+def report(*results: CheckResult, run_id: int | None = 7) -> RunReport:
+    start = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+    return RunReport(
+        target="chinook",
+        suites=["shop"],
+        started_at=start,
+        finished_at=start + dt.timedelta(milliseconds=420),
+        results=list(results),
+        run_id=run_id,
+    )
+
+
+def test_keys_are_compact_and_counted() -> None:
+    single = [
+        {"invoice_id": 12},
+        {"invoice_id": 98},
+        {"invoice_id": 143},
+        {"invoice_id": 7},
+    ]
+    composite = [{"playlist_id": 1, "track_id": 2}]
+    text = [{"code": "a b"}, {"code": None}, {"code": "x" * 50}]
+
+    assert format_keys(single, 1_234_567) == (
+        "invoice_id=12, invoice_id=98, invoice_id=143, +1,234,564 more"
+    )
+    assert format_keys(single[:2], 2) == "invoice_id=12, invoice_id=98"
+    assert format_keys(composite, 1) == "(playlist_id=1, track_id=2)"
+    assert format_keys(text, 3) == f"code='a b', code=NULL, code={'x' * 31}…"
+    assert format_keys([], 5) == "+5 more"
+
+
+def test_counts_and_times_read_easily() -> None:
+    assert format_count(1234567) == "1,234,567"
+    assert format_count(None) == "-"
+    assert format_seconds(12.4) == "12 ms"
+    assert format_seconds(1420) == "1.42 s"
+
+
+@pytest.mark.parametrize(
+    ("statuses", "verdict"),
+    [
+        (["pass", "pass"], "PASS  2 checks passed on target chinook (run 7)"),
+        (["pass", "warn"], "WARN  1 of 2 checks warned on target chinook (run 7)"),
+        (
+            ["pass", "fail", "fail", "warn"],
+            "FAIL  2 of 4 checks failed on target chinook (run 7)",
+        ),
+        (
+            ["error", "fail", "pass"],
+            "ERROR  1 of 3 checks could not be evaluated (1 failed) on target "
+            "chinook (run 7)",
+        ),
+    ],
+)
+def test_the_verdict_line(statuses: list[str], verdict: str) -> None:
+    results = [result(s, name=f"c{i}") for i, s in enumerate(statuses)]
+
+    assert verdict_line(report(*results)) == verdict
+
+
+def test_the_summary_line() -> None:
+    run = report(result("pass"), result("warn"), result("fail"), result("error"))
+
+    assert summary_line(run) == (
+        "4 checks: 1 passed, 1 warned, 1 failed, 1 error in 420 ms"
+    )
+
+
+def test_a_report_in_a_narrow_terminal_keeps_keys_notes_and_errors() -> None:
+    run = report(
+        result("fail", violations=3, sample_keys=[{"id": 1}], note="no primary key"),
+        result("error", violations=None, error="table 'x' does not exist"),
+        run_id=None,
+    )
+    console = Console(width=60, record=True, file=io.StringIO())
+
+    render_report(console, run)
+
+    text = console.export_text()
+    assert text.splitlines()[0] == (
+        "ERROR  1 of 2 checks could not be evaluated (1 failed) on target chinook"
+    )
+    assert "id=1, +2 more" in text
+    assert "note: no primary key" in text
+    assert "table 'x' does not exist" in text
+    assert max(len(line) for line in text.splitlines()[1:]) <= 60
+
+
+def test_no_progress_bar_without_a_terminal() -> None:
+    with progress(10, enabled=True) as on_result:
+        assert on_result is None

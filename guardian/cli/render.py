@@ -207,11 +207,10 @@ def _format_value(value: Any) -> str:
     text = str(plain)
     if isinstance(value, dt.date | dt.datetime):
         return text
+    plain_text = bool(text) and all(ch.isalnum() or ch in "_-.:@/+" for ch in text)
     if len(text) > _LONGEST_VALUE:
         text = text[: _LONGEST_VALUE - 1] + "…"
-    if text and all(ch.isalnum() or ch in "_-.:@/+" for ch in text):
-        return text
-    return "'" + text.replace("'", "''") + "'"
+    return text if plain_text else "'" + text.replace("'", "''") + "'"
 
 
 def format_observed(observed: Mapping[str, Any]) -> str:
