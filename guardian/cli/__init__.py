@@ -7,6 +7,7 @@ and exit code; anything else is a bug and shows a traceback with ``--debug``.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -16,9 +17,58 @@ from guardian import __version__
 from guardian.cli.common import AppContext, err_console
 from guardian.errors import ExitCode, GuardianError
 
+# Command groups, imported only when used so that `guardian --help` answers at
+# once. The one-line help shown in the command list must match each command's
+# own; a test holds them together.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": (
+        "guardian.cli.check",
+        "Run check suites against a target, or validate them.",
+    ),
+    "config": ("guardian.cli.config_cmd", "Inspect guardian's configuration file."),
+    "db": (
+        "guardian.cli.db",
+        "Create, upgrade and inspect guardian's state store (state.url).",
+    ),
+    "demo": (
+        "guardian.cli.demo",
+        "Plant five faults in the Chinook sample database and catch them.",
+    ),
+    "serve": (
+        "guardian.cli.serve",
+        "Run every job of the configuration on its cron or interval.",
+    ),
+    "status": (
+        "guardian.cli.status",
+        "Show each job's last run, next run and failure streak.",
+    ),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """Import the module of command ``name`` and return its click object."""
+    module = importlib.import_module(COMMANDS[name][0])
+    command: click.Command = module.command
+    return command
+
 
 class GuardianGroup(click.Group):
     """A click group whose errors end as one clear message and an exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            self.add_command(load_command(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(
+        self, ctx: click.Context, formatter: click.HelpFormatter
+    ) -> None:
+        rows = [(name, help_text) for name, (_, help_text) in sorted(COMMANDS.items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -60,17 +110,14 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
 
 
 def _register() -> None:
-    from guardian.cli import check, config_cmd, db, demo, serve, status
-
-    for module in (check, config_cmd, db, demo, serve, status):
-        command = getattr(module, "command", None)
-        if command is not None:
-            cli.add_command(command)
+    """Load every command now (tests and tools that walk the tree want them)."""
+    for name in COMMANDS:
+        if name not in cli.commands:
+            cli.add_command(load_command(name), name)
 
 
 def main() -> None:
     """Entry point of the console script."""
-    _register()
     try:
         cli.main(prog_name="guardian", standalone_mode=True)
     except SystemExit as exit_:

@@ -6,14 +6,17 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
-from guardian.config import Config, default_config, find_config, load_config
 from guardian.errors import UsageError
-from guardian.targets import Target, is_url
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from guardian.config import Config
+    from guardian.targets import Target
 
 
 @dataclass
@@ -26,6 +29,10 @@ class AppContext:
 
     def config(self) -> Config:
         """The configuration file's contents, or the defaults when there is none."""
+        # Imported here so that `guardian --help` never pays for pydantic and
+        # SQLAlchemy.
+        from guardian.config import default_config, find_config, load_config
+
         if self._config is None:
             path = find_config(self.config_path)
             if path is None:
@@ -36,6 +43,8 @@ class AppContext:
 
     def target(self, name_or_url: str | None) -> Target:
         """A target named in the configuration, or given as a database URL."""
+        from guardian.targets import Target, is_url
+
         config = self.config()
         if name_or_url is None:
             names = sorted(config.model.targets)
@@ -68,11 +77,15 @@ format_option = click.option(
 
 def out_console() -> Console:
     """The console for results, on standard output."""
+    from rich.console import Console
+
     return Console(file=sys.stdout, highlight=False, soft_wrap=False)
 
 
 def err_console() -> Console:
     """The console for errors and progress, on standard error."""
+    from rich.console import Console
+
     # Messages carry file:line locations that must stay greppable: never
     # break them at the console width.
     return Console(file=sys.stderr, highlight=False, soft_wrap=True)

@@ -6,15 +6,16 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 import click
+from rich import box
 from rich.table import Table
 
 from guardian.cli.common import (
     AppContext,
     format_option,
-    out_console,
     pass_app,
     print_json,
 )
+from guardian.cli.render import report_console
 
 if TYPE_CHECKING:
     from guardian.state.records import JobStatus, RunSummary
@@ -57,15 +58,15 @@ def command(app: AppContext, output_format: str) -> None:
 
 
 def _print_text(jobs: list[JobStatus], adhoc: list[RunSummary]) -> None:
-    console = out_console()
+    console = report_console()
     if not jobs and not adhoc:
         console.print("no jobs configured and no runs recorded yet")
         return
 
     if jobs:
-        table = Table(title="Jobs", title_justify="left")
+        table = _table("Jobs")
         for column in ("job", "target", "suites", "schedule", "last run", "next run"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column in ("job", "target"))
         table.add_column("failures", justify="right")
         for job in jobs:
             table.add_row(
@@ -80,14 +81,25 @@ def _print_text(jobs: list[JobStatus], adhoc: list[RunSummary]) -> None:
         console.print(table)
 
     if adhoc:
-        table = Table(title="Ad-hoc runs", title_justify="left")
+        table = _table("Ad-hoc runs")
         for column in ("target", "suites", "last run", "trigger"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column == "target")
         for run in adhoc:
             table.add_row(
                 run.target, ", ".join(run.suites), _run_cell(run), run.trigger
             )
         console.print(table)
+
+
+def _table(title: str) -> Table:
+    return Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+    )
 
 
 def _run_cell(run: RunSummary | None) -> str:
@@ -101,4 +113,4 @@ def _run_cell(run: RunSummary | None) -> str:
 def _when(moment: dt.datetime | None) -> str:
     if moment is None:
         return "-"
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
