@@ -252,3 +252,48 @@ def test_sigterm_stops_guardian_serve_cleanly(shop: Path) -> None:
     )
     assert "Traceback" not in output
     assert not any(r.status == "running" for r in store.recent_runs(limit=100))
+
+
+def test_sigterm_during_a_run_waits_for_it_then_stops(
+    shop: Path, pg_url: str
+) -> None:
+    path = _write_config(
+        shop,
+        f"slow_db:\n  url: {pg_url}",
+        "slow:\n  target: slow_db\n  suites: [suites/slow.yml]\n  every: 1s",
+    )
+    log_path = shop / "serve.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "guardian", "-c", str(path), "serve"],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            store = StateStore(load_config(path).state_url)
+            _wait_for(
+                lambda: (
+                    (shop / "state" / "guardian.db").exists()
+                    and store.current_revision() is not None
+                    and any(
+                        r.status == "running"
+                        for r in store.recent_runs(job="slow", limit=10)
+                    )
+                ),
+                "a run under way",
+            )
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    output = log_path.read_text()
+    assert code == 0, output
+    assert output.index("guardian service stopping") < output.index(
+        "guardian service stopped"
+    )
+    runs = store.recent_runs(job="slow", limit=100)
+    assert runs
+    assert all(r.status == "finished" and r.verdict == "pass" for r in runs)

@@ -68,6 +68,9 @@ class Service:
             for name, spec in config.model.jobs.items()
         }
         self._stop_requested = threading.Event()
+        self._stopping = threading.Event()
+        self._active = 0
+        self._idle = threading.Condition()
         self._scheduler: Any = None
 
     def _target(self, name: str) -> Target:
@@ -99,7 +102,15 @@ class Service:
     def stop(self) -> None:
         """Stop scheduling, wait for running jobs to finish, release targets."""
         log.info("guardian service stopping")
+        self._stopping.set()
         if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.pause()
+            # APScheduler's shutdown(wait=True) holds its job-store lock while
+            # it waits for running jobs, and a job that touches the scheduler
+            # on its way out would wait for that lock forever. So the runs
+            # under way are waited for here, before shutting down.
+            with self._idle:
+                self._idle.wait_for(lambda: self._active == 0)
             self._scheduler.shutdown(wait=True)
         for target in self._targets.values():
             target.dispose()
@@ -149,10 +160,20 @@ class Service:
         return scheduler
 
     def _execute(self, name: str) -> None:
+        with self._idle:
+            if self._stopping.is_set():
+                return
+            self._active += 1
         try:
-            self.jobs[name].execute()
+            try:
+                self.jobs[name].execute()
+            finally:
+                if not self._stopping.is_set():
+                    self._save_next_run(name)
         finally:
-            self._save_next_run(name)
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
 
     def _save_next_run(self, name: str) -> None:
         job = self.jobs[name]
