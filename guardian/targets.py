@@ -23,9 +23,17 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from guardian.durations import parse_duration
-from guardian.errors import ConfigError, TargetError
+from guardian.errors import ConfigError, GuardianError, TargetError
 
-_PASSWORD_IN_TEXT = re.compile(r"(://[^:/@\s]*:)[^@\s]*(@)")
+# user:password@ in a URL, with or without a scheme before it.
+_PASSWORD_IN_TEXT = re.compile(r"((?:^|://|\s)[^:/@\s]*:)(?!//)[^@\s]*(@)")
+# password=… in a URL's query or a libpq key=value string.
+_PASSWORD_SETTING = re.compile(
+    r"((?:^|[?&\s])(?:password|sslpassword|passwd)\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)",
+    re.IGNORECASE,
+)
+_BAD_SETTING = re.compile(r"invalid (connection option|\w+ value)")
+_DRIVERS = {"postgresql": "psycopg", "sqlite": "pysqlite"}
 
 
 def _duration(value: Any) -> timedelta:
@@ -80,34 +88,73 @@ def database_url(text: str) -> URL:
     """
     if not isinstance(text, str) or not text.strip():
         raise ConfigError("a database URL is required")
+    text = text.strip()
     try:
-        url = sa.make_url(text.strip())
+        url = _conninfo_url(text) if _is_conninfo(text) else sa.make_url(text)
+        port = url.port
     except (ArgumentError, ValueError):
         raise ConfigError(
             f"not a database URL: {mask_url(text)}",
             hint="write e.g. postgresql://user@host:5432/dbname or sqlite:///path/to.db",
         ) from None
+    if port is not None and not 0 < port < 65536:
+        raise ConfigError(f"port {port} is out of range in {mask_url(url)}")
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     backend = url.get_backend_name()
-    if backend not in ("postgresql", "sqlite"):
+    if backend not in _DRIVERS:
         raise ConfigError(
             f"unsupported database {backend!r} in {mask_url(url)}",
             hint="guardian guards PostgreSQL and SQLite databases",
         )
+    if url.get_driver_name() != _DRIVERS[backend]:
+        raise ConfigError(
+            f"driver {url.get_driver_name()!r} in {mask_url(url)} is not supported",
+            hint=(
+                "guardian talks to PostgreSQL through psycopg 3: write "
+                "postgresql://… or postgresql+psycopg://…"
+                if backend == "postgresql"
+                else "write sqlite:///path/to.db"
+            ),
+        )
     return url
 
 
+def _is_conninfo(text: str) -> bool:
+    """A libpq ``key=value`` string, as psql also takes: ``host=db dbname=app``."""
+    return "=" in text and "://" not in text and not text.startswith("sqlite:")
+
+
+def _conninfo_url(text: str) -> URL:
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = {k: str(v) for k, v in conninfo_to_dict(text).items()}
+    except Exception:
+        raise ValueError("not a libpq connection string") from None
+    port = params.pop("port", None)
+    return URL.create(
+        "postgresql+psycopg",
+        username=params.pop("user", None),
+        password=params.pop("password", None),
+        host=params.pop("host", None),
+        port=int(port) if port else None,
+        database=params.pop("dbname", None),
+        query=params,
+    )
+
+
 def mask_url(url: str | URL) -> str:
-    """The URL with any password replaced by ``***``."""
+    """The URL (or any text that may hold one) with every password as ``***``."""
     if isinstance(url, URL):
-        return url.render_as_string(hide_password=True)
-    return _PASSWORD_IN_TEXT.sub(r"\1***\2", url)
+        url = url.render_as_string(hide_password=True)
+    masked = _PASSWORD_IN_TEXT.sub(r"\1***\2", url)
+    return _PASSWORD_SETTING.sub(r"\1***", masked)
 
 
 def is_url(text: str) -> bool:
-    """True when ``text`` looks like a database URL rather than a target name."""
-    return "://" in text or text.startswith("sqlite:")
+    """True when ``text`` is a database URL or libpq string, not a target name."""
+    return "://" in text or text.startswith("sqlite:") or _is_conninfo(text)
 
 
 @dataclass
@@ -187,10 +234,25 @@ class Target:
         finally:
             conn.close()
 
-    def connection_error(self, exc: BaseException) -> TargetError:
-        """A TargetError for a failure to reach this target, password-free."""
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    def connection_error(self, exc: BaseException) -> GuardianError:
+        """The error for a failure to reach this target, password-free.
+
+        A connection setting the driver refuses (a bad sslmode, say) is a
+        configuration error; anything else means the target cannot be reached.
+        """
+        import psycopg
+
+        orig = getattr(exc, "orig", None)
+        reason = str(orig or exc).strip().splitlines()
         detail = reason[0] if reason else type(exc).__name__
+        # libpq refuses a bad setting before it tries the network, and says so
+        # in these words; nothing else in the URL has to change but the setting.
+        refused = _BAD_SETTING.search(detail) is not None
+        if isinstance(orig, psycopg.ProgrammingError) or refused:
+            return ConfigError(
+                f"target {self.name}: bad connection setting in "
+                f"{self.display_url}: {mask_url(detail)}"
+            )
         return TargetError(
             f"cannot connect to target {self.name} at {self.address}: "
             f"{mask_url(detail)}",

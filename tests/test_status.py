@@ -97,7 +97,7 @@ def test_status_as_json(config_path: Path, recorded: dict[str, int]) -> None:
 
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == {"jobs", "recent_runs"}
+    assert set(data) == {"state_store", "jobs", "recent_runs"}
     nightly, hourly = data["jobs"]
     assert nightly["name"] == "nightly"
     assert nightly["target"] == "shop"
@@ -146,7 +146,24 @@ def test_status_of_a_fresh_store_lists_jobs_that_never_ran(config_path: Path) ->
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [job["last_run"] for job in data["jobs"]] == [None, None]
+    assert all(job["next_run_at"] for job in data["jobs"])
     assert data["recent_runs"] == []
+    assert data["state_store"]["exists"] is False
+    assert "no state store at" in result.stderr
+    # Asking is not writing: the store is still not there.
+    assert not StateStore(load_config(config_path).state_url).exists()
+    assert not (config_path.parent / "state").exists()
+
+
+def test_status_never_creates_a_store_where_state_url_points(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such" / "folder" / "state.db"
+    _register()
+    result = CliRunner().invoke(
+        cli, ["status"], env={"GUARDIAN_STATE__URL": f"sqlite:///{missing}"}
+    )
+    assert result.exit_code == 0, result.output
+    assert f"no state store at sqlite:///{missing} yet" in result.stderr
+    assert not (tmp_path / "no").exists()
 
 
 def test_status_exits_3_when_the_store_cannot_be_read(tmp_path: Path) -> None:

@@ -54,3 +54,65 @@ def test_reaches_a_real_server(pg_url: str) -> None:
         assert conn.exec_driver_sql("select 1").scalar() == 1
     assert target.name == pg_url.rsplit("/", 1)[1]
     target.dispose()
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("postgresql://u@h/db?password=QSECRETQ", "QSECRETQ"),
+        ("postgresql://u:pw1@h/db?sslmode=require&password=QSECRETQ", "QSECRETQ"),
+        ("host=h user=u password=QSECRETQ dbname=db", "QSECRETQ"),
+        ("host=h password='QSECRETQ x' dbname=db", "QSECRETQ"),
+        ("u:QSECRETQ@127.0.0.1/db", "QSECRETQ"),
+    ],
+)
+def test_every_form_of_password_is_masked(text: str, secret: str) -> None:
+    assert secret not in mask_url(text)
+    assert "***" in mask_url(text)
+
+
+def test_urls_without_secrets_are_shown_as_they_are() -> None:
+    for text in ("postgresql://u@h/db", "sqlite:///x.db", "sqlite:////abs/x.db"):
+        assert mask_url(text) == text
+
+
+def test_password_in_query_is_masked_in_parsed_urls() -> None:
+    url = database_url("postgresql://u@h/db?password=QSECRETQ")
+    assert mask_url(url) == "postgresql+psycopg://u@h/db?password=***"
+
+
+def test_libpq_connection_strings_are_taken(pg_url: str) -> None:
+    database = pg_url.rsplit("/", 1)[1]
+    text = f"host=127.0.0.1 port=5432 user=postgres dbname={database}"
+    url = database_url(text)
+    assert url.drivername == "postgresql+psycopg"
+    assert (url.host, url.port, url.database) == ("127.0.0.1", 5432, database)
+    target = Target.from_url(text)
+    with target.connect() as conn:
+        assert conn.exec_driver_sql("select current_database()").scalar() == database
+    target.dispose()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("postgresql+psycopg2://u@h/db", "driver 'psycopg2'"),
+        ("postgresql+asyncpg://u@h/db", "driver 'asyncpg'"),
+        ("postgresql://u:s3cret@h:99999/db", "port 99999 is out of range"),
+    ],
+)
+def test_unusable_urls_are_configuration_errors(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        database_url(text)
+    assert message in str(info.value)
+    assert "s3cret" not in str(info.value)
+    assert info.value.exit_code == 2
+
+
+def test_a_setting_the_driver_refuses_is_a_configuration_error(pg_url: str) -> None:
+    target = Target.from_url(pg_url + "?sslmode=bogus")
+    with pytest.raises(ConfigError) as info, target.connect():
+        pass
+    assert "bad connection setting" in str(info.value)
+    assert "sslmode" in str(info.value)
+    assert info.value.exit_code == 2

@@ -73,7 +73,7 @@ def current(app: AppContext, output_format: str) -> None:
         )
         return
     if revision is None:
-        state = "empty: run `guardian db upgrade` to create it"
+        state = "not created yet: run `guardian db upgrade` to create it"
     elif revision == head:
         state = "up to date"
     else:

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from guardian.cli.common import (
     AppContext,
+    err_console,
     format_option,
     pass_app,
     print_json,
@@ -40,7 +41,14 @@ def command(app: AppContext, output_format: str) -> None:
 
     config = app.config()
     store = StateStore(config.state_url)
-    store.ensure_ready()
+    exists = store.exists()
+    if exists:
+        store.ensure_ready()
+    else:
+        err_console().print(
+            f"no state store at {store.display_url} yet: nothing has been recorded "
+            "there (is state.url right?)"
+        )
     statuses = store.job_statuses(config)
     store.dispose()
 
@@ -49,6 +57,7 @@ def command(app: AppContext, output_format: str) -> None:
     if output_format == "json":
         print_json(
             {
+                "state_store": {"url": store.display_url, "exists": exists},
                 "jobs": [s.to_json() for s in jobs],
                 "recent_runs": [run.to_json() for run in adhoc],
             }

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
 from guardian.checks.results import CheckResult, RunReport, Status, json_value
-from guardian.config import Config
+from guardian.config import Config, JobConfig
 from guardian.errors import StateError
 from guardian.state import migrate
 from guardian.state.models import (
@@ -79,13 +79,38 @@ class StateStore:
         current = self.current_revision()
         if current is not None and not self.migrations.knows(current):
             raise self._ahead_error(current)
+        folder = self._sqlite_folder()
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
         with self._guard("upgrade"), self._engine.begin() as conn:
             self.migrations.upgrade(conn)
 
     def current_revision(self) -> str | None:
-        """The schema revision the store is at; None for a new, empty store."""
+        """The schema revision the store is at; None for a new, empty store.
+
+        Never creates anything: a SQLite file that does not exist is not
+        opened, since opening it would create it.
+        """
+        if not self._file_present():
+            return None
         with self._guard("read"), self._engine.connect() as conn:
             return migrate.current_revision(conn)
+
+    def exists(self) -> bool:
+        """True when the store has been created, by an upgrade or a first run."""
+        return self.current_revision() is not None
+
+    def _sqlite_folder(self) -> Path | None:
+        database = self.url.database
+        if self.url.get_backend_name() != "sqlite" or not database:
+            return None
+        if database == ":memory:" or database.startswith("file:"):
+            return None
+        return Path(database).parent
+
+    def _file_present(self) -> bool:
+        folder = self._sqlite_folder()
+        return folder is None or Path(str(self.url.database)).is_file()
 
     def ensure_ready(self, *, upgrade: bool = False) -> None:
         """Make sure the schema is the one this guardian needs.
@@ -229,6 +254,8 @@ class StateStore:
         """Each configured job's standing, then each target's last ad-hoc run."""
         from guardian.service.schedules import describe_schedule, next_fire_time
 
+        if not self.exists():
+            return [_never_run(name, job) for name, job in config.model.jobs.items()]
         with self._session("read") as session:
             saved = {j.name: j for j in session.scalars(sa.select(JobRecord))}
             statuses = []
@@ -255,6 +282,15 @@ class StateStore:
             return statuses
 
     # --- plumbing ---------------------------------------------------------
+
+    @contextmanager
+    def session(self, action: str) -> Iterator[Session]:
+        """A session in one transaction, for records other parts keep here.
+
+        ``action`` words a failure: "cannot <action> the state store at …".
+        """
+        with self._session(action) as session:
+            yield session
 
     @contextmanager
     def _session(self, action: str) -> Iterator[Session]:
@@ -284,10 +320,21 @@ class StateStore:
         return record
 
 
+def _never_run(name: str, job: JobConfig) -> JobStatus:
+    from guardian.service.schedules import describe_schedule, next_fire_time
+
+    return JobStatus(
+        name=name,
+        target=job.target,
+        suites=list(job.suites),
+        schedule=describe_schedule(job),
+        last_run=None,
+        next_run_at=next_fire_time(job),
+        failures_since_success=0,
+    )
+
+
 def _sqlite_engine(url: sa.URL) -> Engine:
-    database = url.database
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
     # The service writes from worker threads while `guardian status` reads
     # from another process: wait for locks instead of failing at once.
     engine = sa.create_engine(url, connect_args={"timeout": 30})
