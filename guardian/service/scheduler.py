@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 # starts if it is no later than this; older ones are skipped, not piled up.
 MISFIRE_GRACE_SECONDS = 300
 MAX_WORKERS = 10
+# How often a standing-by instance tries to take the lead, and the leader
+# checks that it still holds it.
+LEADER_CHECK_SECONDS = 5.0
 
 NO_JOBS_HINT = (
     "for example:\n"
@@ -54,7 +57,9 @@ class Service:
 
     A job never runs twice at once; a run that overruns its interval makes
     the next one be skipped rather than queued. A job that fails, however
-    it fails, never stops the others.
+    it fails, never stops the others. Of several services sharing one state
+    store, only the one holding the store's leader lock runs jobs; the
+    others stand by and take over when it goes.
     """
 
     def __init__(self, config: Config, store: StateStore) -> None:
@@ -72,6 +77,8 @@ class Service:
         self._active = 0
         self._idle = threading.Condition()
         self._scheduler: Any = None
+        self._leadership = store.leadership()
+        self.leading = False
 
     def _target(self, name: str) -> Target:
         if name not in self._targets:
@@ -89,15 +96,40 @@ class Service:
             )
 
         self._scheduler = self._build_scheduler()
-        self._scheduler.start()
+        self.leading = self._leadership.acquire()
+        self._scheduler.start(paused=not self.leading)
 
-        for name in self.jobs:
-            self._save_next_run(name)
         log.info(
             "guardian service started with %d jobs: %s",
             len(self.jobs),
             "; ".join(self._describe(name) for name in self.jobs),
         )
+        if self.leading:
+            self._saved_next_runs()
+        else:
+            log.info(
+                "another guardian service runs the jobs of the state store at %s; "
+                "standing by to take over",
+                self.store.display_url,
+            )
+
+    def check_leadership(self) -> None:
+        """Take the lead if it is free; stop running jobs if it was lost."""
+        if self.leading and not self._leadership.held():
+            self.leading = False
+            self._scheduler.pause()
+            log.warning(
+                "lost the lead (the state store connection dropped); standing by"
+            )
+        elif not self.leading and self._leadership.acquire():
+            self.leading = True
+            self._scheduler.resume()
+            self._saved_next_runs()
+            log.info("took the lead: running the jobs from now on")
+
+    def _saved_next_runs(self) -> None:
+        for name in self.jobs:
+            self._save_next_run(name)
 
     def stop(self) -> None:
         """Stop scheduling, wait for running jobs to finish, release targets."""
@@ -112,6 +144,8 @@ class Service:
             with self._idle:
                 self._idle.wait_for(lambda: self._active == 0)
             self._scheduler.shutdown(wait=True)
+        self._leadership.release()
+        self.leading = False
         for target in self._targets.values():
             target.dispose()
         log.info("guardian service stopped")
@@ -124,9 +158,10 @@ class Service:
         """Start, wait until a stop is requested, then stop cleanly."""
         self.start()
         try:
-            # A timeout keeps the main thread responsive to signals.
-            while not self._stop_requested.wait(timeout=0.5):
-                pass
+            # The timeout keeps the main thread responsive to signals, and
+            # paces the leader checks.
+            while not self._stop_requested.wait(timeout=LEADER_CHECK_SECONDS):
+                self.check_leadership()
         finally:
             self.stop()
 

@@ -24,6 +24,7 @@ from guardian.checks.results import CheckResult, RunReport, Status, json_value
 from guardian.config import Config, JobConfig
 from guardian.errors import StateError
 from guardian.state import migrate
+from guardian.state.leader import Leadership, leadership_for
 from guardian.state.models import (
     CheckResultRecord,
     JobRecord,
@@ -63,6 +64,10 @@ class StateStore:
             pool_pre_ping=True,
             connect_args={"connect_timeout": 10, "application_name": "guardian"},
         )
+
+    def leadership(self) -> Leadership:
+        """The lock that elects one service among those sharing this store."""
+        return leadership_for(self._engine)
 
     def dispose(self) -> None:
         """Close every pooled connection to the store."""
