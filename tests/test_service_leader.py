@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def test_only_the_leader_runs_jobs_and_another_takes_over(
         assert not second.leading
         # Runs of one job never overlap, so two services are not both running it.
         runs = _finished(store, "quick")
-        for earlier, later in zip(runs, runs[1:], strict=False):
+        for earlier, later in itertools.pairwise(runs):
             assert earlier.finished_at is not None
             assert later.started_at >= earlier.finished_at
 
