@@ -88,6 +88,60 @@ def checks(
         click.echo(f"\nwrote {BENCHMARKS_MD.name}")
 
 
+@main.command()
+@click.option(
+    "--rows", type=click.IntRange(min=100), default=2_000_000, show_default=True
+)
+@click.option(
+    "--url",
+    "server_url",
+    default=DEFAULT_SERVER_URL,
+    show_default=True,
+    help="libpq URL of any database on the PostgreSQL server to use.",
+)
+@click.option(
+    "--database",
+    default=DEFAULT_DATABASE,
+    show_default=True,
+    help="Database the bench creates (if missing) and fills.",
+)
+@click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--warmups", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option(
+    "--report/--no-report",
+    default=True,
+    show_default=True,
+    help="Rewrite this benchmark's section of BENCHMARKS.md.",
+)
+def quarantine(
+    rows: int,
+    server_url: str,
+    database: str,
+    repeats: int,
+    warmups: int,
+    report: bool,
+) -> None:
+    """Move one row in 20 into quarantine: guardian vs hand-written SQL."""
+    from bench import quarantine as bench_quarantine
+
+    options = bench_quarantine.Options(
+        rows=rows,
+        server_url=server_url,
+        database=database,
+        repeats=repeats,
+        warmups=warmups,
+        command=_command_line(),
+    )
+    outcome = _guarded(lambda: bench_quarantine.run(options, log=click.echo))
+
+    text = bench_quarantine.render(outcome)
+    click.echo("\n" + text)
+    if report:
+        name = bench_quarantine.section_name(rows)
+        write_section(BENCHMARKS_MD, name, text)
+        click.echo(f"\nwrote {BENCHMARKS_MD.name}")
+
+
 def _command_line() -> str:
     """The command as a user would type it from the repository root."""
     from guardian.targets import mask_url

@@ -318,17 +318,38 @@ def case_labels() -> dict[str, str]:
     }
 
 
-def goals(outcome: Outcome) -> list[tuple[str, str, float, bool]]:
-    """Each goal as (goal, phase, guardian's ratio, met)."""
-    found: list[tuple[str, str, float, bool]] = []
+@dataclass(frozen=True)
+class Goal:
+    """One goal on one phase: guardian's ratio, and the floor's for scale.
+
+    ``floor_ratio`` is the same ratio for the one-scan query, the best any
+    tool can do; when it misses the goal too, the workload rather than
+    guardian decides the outcome.
+    """
+
+    text: str
+    phase: str
+    ratio: float
+    limit: float
+    floor_ratio: float
+
+    @property
+    def met(self) -> bool:
+        """True when guardian's ratio is within the limit."""
+        return self.ratio <= self.limit
+
+
+def goals(outcome: Outcome) -> list[Goal]:
+    """The goals of the issue, checked on each phase that they apply to."""
+    found: list[Goal] = []
     for phase in outcome.phases:
+        wanted = [(SODA, "no slower than Soda Core", 1.0)]
+        wanted.append((SEPARATE, "≤ 0.7x one query per check", 0.7))
         if phase.name == "clean":
-            ratio = phase.ratio(ONE_SCAN)
-            found.append(("≤ 1.1x the one-scan query", phase.name, ratio, ratio <= 1.1))
-        ratio = phase.ratio(SODA)
-        found.append(("no slower than Soda Core", phase.name, ratio, ratio <= 1.0))
-        ratio = phase.ratio(SEPARATE)
-        found.append(("≤ 0.7x one query per check", phase.name, ratio, ratio <= 0.7))
+            wanted.insert(0, (ONE_SCAN, "≤ 1.1x the one-scan query", 1.1))
+        for case, text, limit in wanted:
+            floor = phase.timings[ONE_SCAN].median / phase.timings[case].median
+            found.append(Goal(text, phase.name, phase.ratio(case), limit, floor))
     return found
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,7 +24,7 @@ _STAMP = SODA_VENV / ".installed"
 _DRIVER = BENCH_DIR / "soda_driver.py"
 
 
-def soda_python(log: Any = print) -> Path:
+def soda_python(log: Callable[[str], None] = print) -> Path:
     """The Python of Soda's environment, made and filled on first use."""
     python = SODA_VENV / "bin" / "python"
     wanted = "\n".join(SODA_REQUIREMENTS)

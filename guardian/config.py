@@ -25,7 +25,8 @@ from pydantic import (
 
 from guardian.durations import parse_duration
 from guardian.errors import ConfigError
-from guardian.targets import Target, TargetOptions, database_url
+from guardian.quarantine.spec import QuarantineConfig
+from guardian.targets import Target, TargetOptions, database_url, mask_url
 from guardian.yamlsource import Document, expand_env, load_file, validation_error
 
 CONFIG_ENV = "GUARDIAN_CONFIG"
@@ -127,6 +128,7 @@ class GuardianConfig(BaseModel):
     )
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
     logging: LoggingConfig = LoggingConfig()
+    quarantine: QuarantineConfig = QuarantineConfig()
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,12 @@ class Config:
         spec = self.model.targets.get(name)
         if spec is None:
             known = ", ".join(sorted(self.model.targets)) or "none are configured"
-            raise ConfigError(f"no target named {name!r} (known: {known})")
+            hint = None
+            if "@" in name or "/" in name:
+                hint = "a database URL starts with postgresql:// or sqlite:///"
+            raise ConfigError(
+                f"no target named {mask_url(name)!r} (known: {known})", hint=hint
+            )
         options = TargetOptions(**spec.model_dump(exclude={"url"}))
         url = resolve_sqlite_path(spec.url, self.base_dir)
         return Target(name=name, url=database_url(url), options=options)
@@ -160,7 +167,14 @@ class Config:
 
 def default_config(base_dir: Path | None = None) -> Config:
     """The configuration used when there is no file: all defaults."""
-    model = GuardianConfig.model_validate(_env_overrides({}, os.environ))
+    data, origins = _env_overrides({}, os.environ)
+    try:
+        model = GuardianConfig.model_validate(data)
+    except ValidationError as exc:
+        empty = Document(source="(no configuration file)", data={})
+        raise validation_error(
+            empty, exc, "the environment", data=data, origins=origins
+        ) from None
     return Config(model=model, base_dir=(base_dir or Path.cwd()).resolve())
 
 
@@ -184,11 +198,13 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
         data = {}
     if not isinstance(data, dict):
         raise doc.error((), "a configuration file is a mapping of settings")
-    data = _env_overrides(data, env)
+    data, origins = _env_overrides(data, env)
     try:
         model = GuardianConfig.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(doc, exc, str(path)) from None
+        raise validation_error(
+            doc, exc, str(path), data=data, origins=origins
+        ) from None
     _check_references(model, doc)
     return Config(model=model, base_dir=path.resolve().parent, path=path)
 
@@ -204,9 +220,16 @@ def _check_references(model: GuardianConfig, doc: Document) -> None:
             )
 
 
-def _env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    """Apply ``GUARDIAN_A__B__C=value`` as ``data["a"]["b"]["c"] = value``."""
+def _env_overrides(
+    data: dict[str, Any], env: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[tuple[str | int, ...], str]]:
+    """Apply ``GUARDIAN_A__B__C=value`` as ``data["a"]["b"]["c"] = value``.
+
+    Also returns, for each path set this way, the variable that set it, so
+    that an error in an overridden value names the variable, not the file.
+    """
     result: dict[str, Any] = _deep_copy(data)
+    origins: dict[tuple[str | int, ...], str] = {}
     for name, value in sorted(env.items()):
         if not name.startswith(ENV_PREFIX) or ENV_NESTING not in name:
             continue
@@ -221,7 +244,8 @@ def _env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, An
                 node[part] = child
             node = child
         node[path[-1]] = value
-    return result
+        origins[tuple(path)] = f"environment variable {name}"
+    return result, origins
 
 
 def _deep_copy(data: Any) -> Any:

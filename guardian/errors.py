@@ -77,3 +77,9 @@ class StateError(GuardianError):
     """guardian's own state store cannot be opened, or is at the wrong revision."""
 
     exit_code = ExitCode.CANNOT_RUN
+
+
+class QuarantineError(GuardianError):
+    """A quarantine move, release or purge could not be done; nothing changed."""
+
+    exit_code = ExitCode.CANNOT_RUN

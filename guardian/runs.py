@@ -1,4 +1,4 @@
-"""One run from start to end: the work, then (later) its actions, then records.
+"""One run from start to end: the work, then its actions, then records.
 
 This is the only place that knows the order of those steps. The CLI and the
 service both come here; a run is recorded in the state store when one is
@@ -16,6 +16,8 @@ from guardian.checks.results import CheckResult, RunReport
 from guardian.checks.runner import run_checks
 from guardian.checks.suite import Suite
 from guardian.errors import GuardianError
+from guardian.quarantine.actions import quarantine_failed
+from guardian.quarantine.spec import QuarantineConfig
 from guardian.state.store import StateStore
 from guardian.targets import Target
 
@@ -33,12 +35,15 @@ def run_suites(
     job: str | None = None,
     trigger: str = "cli",
     on_result: Callable[[CheckResult], None] | None = None,
+    quarantine: QuarantineConfig | None = None,
 ) -> RunReport:
     """Run ``suites`` against ``target`` and record the run in ``store``.
 
-    ``only`` limits the run to (suite, check) pairs. A GuardianError that
-    keeps the checks from running (the target is unreachable) is recorded as
-    a failed run and raised again.
+    ``only`` limits the run to (suite, check) pairs. After the checks, the
+    violating rows of each failed check whose ``on_violation`` asks for it
+    are quarantined (``quarantine`` configures where and the budget). A
+    GuardianError that keeps the checks from running (the target is
+    unreachable) is recorded as a failed run and raised again.
     """
     names = [suite.name for suite in suites]
     run_id = _start(store, target, names, job, trigger)
@@ -54,6 +59,9 @@ def run_suites(
         _record_failure(store, run_id, f"internal error: {type(exc).__name__}: {exc}")
         raise
 
+    outcomes = quarantine_failed(
+        target, suites, results, config=quarantine, store=store, run_id=run_id
+    )
     report = RunReport(
         target=target.name,
         suites=names,
@@ -62,6 +70,7 @@ def run_suites(
         results=list(results),
         run_id=run_id,
         job=job,
+        actions=[outcome.to_json() for outcome in outcomes],
     )
     if store is not None and run_id is not None:
         store.finish_run(run_id, report)

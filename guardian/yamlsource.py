@@ -56,7 +56,12 @@ class Document:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping."""
+    """SafeLoader that refuses duplicate keys and reads booleans as YAML 1.2 does.
+
+    YAML 1.1 reads ``yes``, ``no``, ``on`` and ``off`` as booleans, so a list
+    of country codes ``[NO, FR]`` would hold ``False``. Only ``true`` and
+    ``false`` are booleans here; everything else stays the text it was.
+    """
 
     def construct_mapping(
         self, node: yaml.MappingNode, deep: bool = False
@@ -75,6 +80,23 @@ class _StrictLoader(yaml.SafeLoader):
                 )
             seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
+
+
+def _yaml12_booleans() -> None:
+    resolvers = {
+        first: [(tag, regexp) for tag, regexp in entries if tag != _BOOL_TAG]
+        for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    _StrictLoader.yaml_implicit_resolvers = resolvers
+    _StrictLoader.add_implicit_resolver(
+        _BOOL_TAG,
+        re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        list("tTfF"),
+    )
+
+
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_yaml12_booleans()
 
 
 def load_text(text: str, source: str) -> Document:
@@ -182,25 +204,38 @@ def validation_error(
     what: str,
     tags: Collection[str] = (),
     describe: Callable[[PathKey], str] | None = None,
+    data: Any = None,
+    origins: Mapping[PathKey, str] | None = None,
 ) -> ConfigError:
     """Turn a pydantic error into one ConfigError that lists every problem.
 
     Pydantic locations include discriminator ``tags`` and model names that
     are not in the YAML; those parts are dropped when looking up the line.
-    ``describe`` may name a path better than its dotted form.
+    ``describe`` may name a path better than its dotted form. ``data`` is
+    what was validated when it differs from the file's (overrides merged
+    in), and ``origins`` names where such values came from, by path.
     """
     problems = []
-    first_location: str | None = None
+    validated = doc.data if data is None else data
     for err in exc.errors(include_url=False):
-        path = _data_path(doc.data, err["loc"], frozenset(tags) | _TAGS)
-        location = doc.where(path)
-        first_location = first_location or location
+        path = _data_path(validated, err["loc"], frozenset(tags) | _TAGS)
+        location = _origin(path, origins) or doc.where(path)
         label = (describe(path) if describe else dotted(path)) or "(top level)"
         problems.append(f"{location}: {label}: {_message(err)}")
     if len(problems) == 1:
         return ConfigError(problems[0], hint=None)
     summary = f"{len(problems)} problems in {what}:\n  " + "\n  ".join(problems)
     return ConfigError(summary)
+
+
+def _origin(path: PathKey, origins: Mapping[PathKey, str] | None) -> str | None:
+    """Where a value came from when not from the file: the longest known prefix."""
+    if not origins:
+        return None
+    for length in range(len(path), 0, -1):
+        if path[:length] in origins:
+            return origins[path[:length]]
+    return None
 
 
 def _data_path(data: Any, loc: Sequence[str | int], tags: frozenset[str]) -> PathKey:

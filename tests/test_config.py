@@ -215,3 +215,33 @@ def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.yml", environ={})
 
     assert f"file not found: {tmp_path / 'nope.yml'}" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("GUARDIAN_TARGETS__SHOP__MAX_PARALLEL", "0", "greater than or equal to 1"),
+        ("GUARDIAN_TARGETS__SHOP__MAX_PARALEL", "3", "is not a known setting"),
+    ],
+)
+def test_a_bad_override_names_its_variable_not_the_file(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    path = tmp_path / "guardian.yml"
+    path.write_text("targets:\n  shop:\n    url: sqlite:///x.db\n    max_parallel: 2\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {variable: value})
+    text = str(info.value)
+    assert text.startswith(f"environment variable {variable}: targets.shop.")
+    assert message in text
+    assert "guardian.yml" not in text
+
+
+def test_an_unknown_target_that_looks_like_a_url_is_masked(tmp_path: Path) -> None:
+    path = tmp_path / "guardian.yml"
+    path.write_text("targets:\n  shop:\n    url: sqlite:///x.db\n")
+    config = load_config(path, {})
+    with pytest.raises(ConfigError) as info:
+        config.target("app:s3cret@db.internal/shop")
+    assert "s3cret" not in str(info.value)
+    assert "postgresql://" in str(info.value)

@@ -37,7 +37,9 @@ def test_upgrade_creates_the_store_and_current_reports_it(config_path: Path) -> 
     after = _invoke("-c", str(config_path), "db", "current", "--format", "json")
 
     assert before.exit_code == 0, before.output
-    assert before.stdout == "none (not created yet: run `guardian db upgrade` to create it)\n"
+    assert before.stdout == (
+        "none (not created yet: run `guardian db upgrade` to create it)\n"
+    )
     assert first.exit_code == 0, first.output
     assert "upgraded from empty to " + HEAD in first.stdout
     assert again.exit_code == 0, again.output

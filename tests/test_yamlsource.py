@@ -81,3 +81,11 @@ def test_validation_errors_point_at_the_offending_key() -> None:
         _Config.model_validate(doc.data)
     error = validation_error(doc, info.value, "g.yml")
     assert str(error) == "g.yml:4: targets.main.extra: is not a known setting"
+
+
+def test_only_true_and_false_are_booleans() -> None:
+    doc = load_text("codes: [NO, FR, on, off, yes, y]\nflags: [true, False]\n", "b.yml")
+    assert doc.data == {
+        "codes": ["NO", "FR", "on", "off", "yes", "y"],
+        "flags": [True, False],
+    }

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -458,3 +458,81 @@ def _freshness(
     else:
         newest = sa.select(sa.func.max(col)).select_from(table).where(*where)
     return FreshnessPlan(check, newest, zone)
+
+
+@dataclass(frozen=True)
+class Violating:
+    """The rows of one table that violate a check, as a condition on that table.
+
+    The condition refers to ``table`` only (subqueries may read others), so
+    it can select, lock or delete the violating rows at any later moment.
+    """
+
+    table: sa.Table
+    condition: Condition
+
+
+def violating_rows(check: Check, lookup: TableLookup, options: Options) -> Violating:
+    """The condition that selects ``check``'s violating rows of its table.
+
+    Row-level kinds use their own predicate; references its anti-join;
+    unique and reconciliation select by key through a subquery. Table-level
+    kinds (row_count, freshness) and sql checks have no such rows: TypeError.
+    """
+    if isinstance(check, RowCountCheck | FreshnessCheck | SqlCheck):
+        raise TypeError(f"a {check.kind} check has no violating rows to select")
+    table = lookup(check.table)
+    if isinstance(check, UniqueCheck):
+        return Violating(table, _duplicated(check, table))
+    if isinstance(check, ReferencesCheck):
+        plan = _references(check, table, lookup, None, None, options)
+        return Violating(table, _plan_condition(plan, table))
+    if isinstance(check, ReconciliationCheck):
+        return Violating(table, _unreconciled(check, table, lookup, options))
+    return Violating(table, _all(_where(check), _row_predicate(check, table, options)))
+
+
+def _plan_condition(plan: QueryPlan, table: sa.Table) -> Condition:
+    """The WHERE clause of a counted plan over ``table`` alone."""
+    count = plan.count
+    assert isinstance(count, Select)
+    clause = count.whereclause
+    assert clause is not None
+    return clause
+
+
+def _duplicated(check: UniqueCheck, table: sa.Table) -> Condition:
+    cols = columns(table, check.columns)
+    # Unqualified names in the user's ``where`` resolve to the nearest FROM:
+    # inside the subquery, that is the alias, so the same text filters both.
+    copies = table.alias("guardian_copies")
+    inner_cols = [copies.c[c.name] for c in cols]
+    filters = [f for f in [_where(check)] if f is not None]
+    if check.nulls_distinct:
+        filters.extend(c.is_not(None) for c in inner_cols)
+    groups = sa.select(*inner_cols).select_from(copies)
+    if filters:
+        groups = groups.where(*filters)
+    groups = groups.group_by(*inner_cols).having(sa.func.count() > 1)
+    target = cols[0] if len(cols) == 1 else sa.tuple_(*cols)
+    return _all(_where(check), target.in_(groups))
+
+
+def _unreconciled(
+    check: ReconciliationCheck, parent: sa.Table, lookup: TableLookup, options: Options
+) -> Condition:
+    keys, _ = key_columns(check, parent)
+    if not keys:
+        raise TypeError("a reconciliation check needs a key to select rows by")
+    # An alias inside, so that the subquery does not correlate with the outer
+    # table when both are the parent.
+    inner = cast(sa.Table, parent.alias("guardian_totals"))
+    inner_keys = [inner.c[k.name] for k in keys]
+    plan = _reconciliation(check, inner, lookup, inner_keys, None, options)
+    count = plan.count
+    assert isinstance(count, Select)
+    chosen = sa.select(*inner_keys).select_from(count.get_final_froms()[0])
+    if count.whereclause is not None:
+        chosen = chosen.where(count.whereclause)
+    target = keys[0] if len(keys) == 1 else sa.tuple_(*keys)
+    return target.in_(chosen)

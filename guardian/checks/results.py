@@ -93,6 +93,7 @@ class RunReport:
     run_id: int | None = None
     job: str | None = None
     error: str | None = None
+    actions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict:
@@ -145,6 +146,8 @@ class RunReport:
         }
         if self.error is not None:
             data["error"] = self.error
+        if self.actions:
+            data["actions"] = list(self.actions)
         return data
 
 

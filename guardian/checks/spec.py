@@ -22,6 +22,7 @@ from pydantic import (
 
 from guardian.checks.names import split_table_name
 from guardian.durations import parse_duration
+from guardian.quarantine.spec import NOT_QUARANTINABLE, OnViolationField
 
 Severity = Literal["warn", "error", "critical"]
 Scalar = bool | int | float | Decimal | str | datetime | date
@@ -94,6 +95,13 @@ class CheckBase(BaseModel):
             "key. Defaults to the primary key."
         ),
     )
+    on_violation: OnViolationField | None = Field(
+        default=None,
+        description=(
+            "What happens to the violating rows when the check fails: alert "
+            "(default) or quarantine (mode move or copy)."
+        ),
+    )
 
     @field_validator("table", "parent_table", "child_table", check_fields=False)
     @classmethod
@@ -111,6 +119,17 @@ class CheckBase(BaseModel):
                 f"letter, digit or _; got {value!r}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _quarantinable(self) -> CheckBase:
+        kind = getattr(self, "kind", None)
+        action = self.on_violation
+        if action is not None and action.quarantines and kind in NOT_QUARANTINABLE:
+            raise ValueError(
+                f"a {kind} check cannot quarantine: its violations are not rows "
+                "of a table; use on_violation: alert"
+            )
+        return self
 
     @property
     def row_level(self) -> bool:
@@ -388,6 +407,13 @@ class SuiteDefaults(BaseModel):
         default=None,
         alias="schema",
         description="Schema of tables named without one.",
+    )
+    on_violation: OnViolationField | None = Field(
+        default=None,
+        description=(
+            "The action of every check that names none; table-level checks "
+            "(row_count, freshness, sql) keep alert."
+        ),
     )
 
 

@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from guardian.checks.names import quote_part, split_table_name
 from guardian.checks.spec import KINDS, Check, SuiteSpec
 from guardian.errors import SuiteError
+from guardian.quarantine.spec import NOT_QUARANTINABLE
 from guardian.yamlsource import (
     Document,
     dotted,
@@ -166,6 +167,10 @@ def _apply_defaults(data: dict[str, Any], check: dict[str, Any]) -> dict[str, An
     result = dict(check)
     if "severity" in defaults and "severity" not in result:
         result["severity"] = defaults["severity"]
+    action = defaults.get("on_violation")
+    quarantinable = result.get("kind") not in NOT_QUARANTINABLE
+    if action is not None and "on_violation" not in result and quarantinable:
+        result["on_violation"] = action
     schema = defaults.get("schema")
     if isinstance(schema, str):
         for key in ("table", "parent_table", "child_table"):

@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "guardian.cli.demo",
         "Plant five faults in the Chinook sample database and catch them.",
     ),
+    "quarantine": (
+        "guardian.cli.quarantine",
+        "Look at rows held in quarantine, release them, or purge them.",
+    ),
     "serve": (
         "guardian.cli.serve",
         "Run every job of the configuration on its cron or interval.",

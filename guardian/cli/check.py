@@ -96,7 +96,12 @@ def run_command(
     try:
         with progress(total, enabled=output_format == "text") as on_result:
             report = run_suites(
-                target, suites, store=store, only=chosen, on_result=on_result
+                target,
+                suites,
+                store=store,
+                only=chosen,
+                on_result=on_result,
+                quarantine=config.model.quarantine,
             )
     finally:
         target.dispose()

@@ -21,6 +21,7 @@ from guardian.cli.render import render_report
 from guardian.demo import demo
 from guardian.demo.chinook import CHINOOK_VERSION
 from guardian.demo.faults import Fault
+from guardian.demo.quarantine import QuarantineSteps, quarantine_faults
 
 _EDITION_LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
@@ -40,16 +41,28 @@ _EDITION_LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
     metavar="URL",
     help="Load Chinook into this empty PostgreSQL database instead of SQLite.",
 )
+@click.option(
+    "--quarantine",
+    "with_quarantine",
+    is_flag=True,
+    help="Then quarantine the faulty rows, fix one with SQL and release it.",
+)
 @format_option
 @click.pass_context
 def command(
-    ctx: click.Context, folder: Path, postgres_url: str | None, output_format: str
+    ctx: click.Context,
+    folder: Path,
+    postgres_url: str | None,
+    with_quarantine: bool,
+    output_format: str,
 ) -> None:
     """Plant five faults in the Chinook sample database and catch them.
 
     Copies Chinook into --dir (or loads it into --postgres), breaks five
     rows, writes guardian.yml and the suite next to it, and runs the suite.
-    Run it again at will: it re-creates only its own files.
+    With --quarantine it then takes the faulty rows into quarantine, fixes
+    one with plain SQL and releases it. Run it again at will: it re-creates
+    only its own files.
     """
     text = output_format == "text"
     console = out_console()
@@ -72,11 +85,19 @@ def command(
 
     report = demo.run_demo_suite(files, chinook)
     outcome = demo.compare(report, faults)
+    steps = None
+    if with_quarantine and outcome.ok:
+        steps = quarantine_faults(files, chinook, report)
     if text:
         _said_ran(console, report, files)
+        if steps is not None:
+            _said_quarantine(console, steps, files)
         _said_outcome(console, outcome, files)
     else:
-        print_json(_json(workspace, chinook, faults, files, report, outcome))
+        data = _json(workspace, chinook, faults, files, report, outcome)
+        if steps is not None:
+            data["quarantine"] = _quarantine_json(steps)
+        print_json(data)
 
     if not outcome.ok:
         _complain(outcome)
@@ -181,4 +202,38 @@ def _fault_json(fault: Fault) -> dict[str, Any]:
         "key": {name: json_value(value) for name, value in fault.key.items()},
         "violations": fault.violations,
         "summary": fault.summary,
+    }
+
+
+def _said_quarantine(
+    console: Console, steps: QuarantineSteps, files: demo.WrittenFiles
+) -> None:
+    console.print("5. Quarantined the violating rows:")
+    for outcome in steps.outcomes:
+        console.print(f"   - {outcome.summary}", markup=False, soft_wrap=True)
+    console.print(f"   The ledger now holds {len(steps.held)} rows:")
+    for entry in steps.held:
+        key = ", ".join(f"{k}={v}" for k, v in entry.key.items())
+        console.print(
+            f"   {entry.id:>4}  {entry.source:<14} {key:<22} {entry.status:<14} "
+            f"{entry.check}",
+            markup=False,
+            soft_wrap=True,
+        )
+    fixed = steps.fixed
+    console.print(f"6. Fixed row {fixed.id} in quarantine with plain SQL:")
+    console.print(f"   {steps.fix_sql}", markup=False, soft_wrap=True)
+    released = ", ".join(str(i) for i in steps.release.released) or "nothing"
+    console.print(f"   and released it (re-validated by its check): {released}")
+    config = files.config
+    console.print(f"   guardian -c {config} quarantine list   # what is still held")
+
+
+def _quarantine_json(steps: QuarantineSteps) -> dict[str, Any]:
+    return {
+        "actions": [outcome.to_json() for outcome in steps.outcomes],
+        "held": [entry.to_json() for entry in steps.held],
+        "fixed": steps.fixed.id,
+        "fix_sql": steps.fix_sql,
+        "release": steps.release.to_json(),
     }

@@ -83,6 +83,8 @@ def render_report(
         wide = console.width >= _WIDE
         console.print(results_table(report, shown, wide=wide))
 
+    for action in report.actions:
+        console.print(f"action: {action['summary']}", soft_wrap=True, markup=False)
     console.print(summary_line(report), soft_wrap=True)
 
 

@@ -64,5 +64,10 @@ class ScheduledJob:
             return None
 
         return run_suites(
-            target, suites, store=self.store, job=self.name, trigger="schedule"
+            target,
+            suites,
+            store=self.store,
+            job=self.name,
+            trigger="schedule",
+            quarantine=self.config.model.quarantine,
         )

@@ -166,3 +166,37 @@ class JobRecord(Base):
     schedule: Mapped[str] = mapped_column(sa.Text)
     next_run_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class QuarantineMovementRecord(Base):
+    """One movement of rows into, out of, or within quarantine on a target.
+
+    ``movement`` is ``in`` (moved), ``copied``, ``held_in_place``, ``out``
+    (released), ``dismissed`` (a copy released), ``purged`` or ``refused``
+    (over the budget: nothing moved). ``ids`` lists the quarantine ids for
+    movements out and purges; rows that came in are found by ``batch``.
+    """
+
+    __tablename__ = "guardian_quarantine_ledger"
+    __table_args__ = (
+        sa.Index("ix_guardian_quarantine_ledger_target_at", "target", "at"),
+        sa.CheckConstraint(
+            "movement in ('in', 'copied', 'held_in_place', 'out', 'dismissed', "
+            "'purged', 'refused')",
+            name="movement",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    target: Mapped[str] = mapped_column(sa.String(200))
+    movement: Mapped[str] = mapped_column(sa.String(20))
+    source_table: Mapped[str] = mapped_column(sa.Text)
+    suite: Mapped[str | None] = mapped_column(sa.String(200))
+    check_name: Mapped[str | None] = mapped_column(sa.String(200))
+    run_id: Mapped[int | None] = mapped_column(sa.Integer)
+    batch: Mapped[str | None] = mapped_column(sa.String(80))
+    rows: Mapped[int] = mapped_column(sa.Integer)
+    ids: Mapped[list[int] | None] = mapped_column(sa.JSON)
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    hostname: Mapped[str] = mapped_column(sa.String(255))

@@ -1,0 +1,294 @@
+"""The quarantine schema: one quarantine table per source table, and a registry.
+
+A quarantine table has the source table's columns with the same types, all
+nullable and without constraints (a held row must fit even if it breaks
+them), followed by guardian's own columns, all named ``guardian_*``.
+Quarantine ids come from one counter per target, so an id names one held
+row across every quarantine table. A move takes a block of ids under a
+lock on the counter's row: cheaper per row than a sequence, and it makes
+concurrent moves on one target take turns.
+
+PostgreSQL: the schema (``guardian_quarantine`` by default) holds the
+tables ``<source schema>__<source table>``, the registry ``guardian_tables``
+and the counter ``guardian_ids``; PUBLIC gets no privilege, the configured
+read roles get USAGE and SELECT. SQLite has no schemas: quarantine tables
+are ``<schema>__<source table>`` in the same file (so a move stays one
+transaction), with ``<schema>_tables`` as registry and ``<schema>_ids``
+holding the next id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from guardian.checks.reflect import display_name
+from guardian.errors import QuarantineError
+from guardian.quarantine.spec import QuarantineConfig
+
+# Statuses of a row in a quarantine table.
+HELD = "held"  # moved out of the source, waiting
+HELD_IN_PLACE = "held_in_place"  # referenced by other rows: copied, not moved
+COPIED = "copied"  # copy mode: the row stayed, this is a flagged copy
+RELEASED = "released"
+PURGED = "purged"
+WAITING = (HELD, HELD_IN_PLACE, COPIED)
+
+PG_NAME_LIMIT = 63
+
+
+def meta_columns() -> list[sa.Column[object]]:
+    """guardian's columns of every quarantine table, in table order."""
+    text, big, moment = sa.Text(), sa.BigInteger(), sa.DateTime(timezone=True)
+    return [
+        sa.Column("guardian_id", big, primary_key=True, autoincrement=False),
+        sa.Column("guardian_batch", text, nullable=False),
+        sa.Column("guardian_suite", text),
+        sa.Column("guardian_check", text),
+        sa.Column("guardian_run_id", big),
+        sa.Column("guardian_reason", text),
+        sa.Column("guardian_at", moment, nullable=False),
+        sa.Column("guardian_mode", text, nullable=False),
+        sa.Column("guardian_status", text, nullable=False),
+        sa.Column("guardian_key", text),
+        sa.Column("guardian_checksum", text, nullable=False),
+        sa.Column("guardian_dependent_of", big),
+        sa.Column("guardian_held_by", text),
+        sa.Column("guardian_changed_at", moment),
+    ]
+
+
+META_NAMES = tuple(c.name for c in meta_columns())
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a target's quarantine lives: the schema name and the dialect."""
+
+    dialect: str
+    schema: str = "guardian_quarantine"
+
+    @classmethod
+    def of(cls, dialect: str, config: QuarantineConfig | None = None) -> Place:
+        """The place for a dialect and the ``quarantine:`` configuration."""
+        return cls(dialect, (config or QuarantineConfig()).schema_name)
+
+    @property
+    def db_schema(self) -> str | None:
+        """The database schema of quarantine tables, None on SQLite."""
+        return self.schema if self.dialect == "postgresql" else None
+
+    def table_name(self, source: sa.Table) -> str:
+        """The quarantine table's name for ``source``."""
+        if self.dialect == "postgresql":
+            name = f"{source.schema or 'public'}__{source.name}"
+        else:
+            name = f"{self.schema}__{source.name}"
+        if self.dialect == "postgresql" and len(name.encode()) > PG_NAME_LIMIT:
+            raise QuarantineError(
+                f"quarantine table name {name!r} for {display_name(source)} is "
+                f"longer than PostgreSQL's {PG_NAME_LIMIT} bytes",
+                hint="rename the table, or quarantine with mode copy elsewhere",
+            )
+        return name
+
+    def registry(self, metadata: sa.MetaData) -> sa.Table:
+        """The registry table: which source table each quarantine table holds."""
+        name = "guardian_tables" if self.db_schema else f"{self.schema}_tables"
+        existing = metadata.tables.get(
+            f"{self.db_schema}.{name}" if self.db_schema else name
+        )
+        if existing is not None:
+            return existing
+        return sa.Table(
+            name,
+            metadata,
+            sa.Column("quarantine_table", sa.Text, primary_key=True),
+            sa.Column("source_schema", sa.Text),
+            sa.Column("source_table", sa.Text, nullable=False),
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            schema=self.db_schema,
+        )
+
+    def id_table(self, metadata: sa.MetaData) -> sa.Table:
+        """The one-row table holding the next quarantine id."""
+        name = "guardian_ids" if self.db_schema else f"{self.schema}_ids"
+        key = f"{self.db_schema}.{name}" if self.db_schema else name
+        existing = metadata.tables.get(key)
+        if existing is not None:
+            return existing
+        return sa.Table(
+            name, metadata, sa.Column("next_id", sa.BigInteger), schema=self.db_schema
+        )
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A quarantine table and the source table it holds rows of."""
+
+    quarantine_table: str
+    source_schema: str | None
+    source_table: str
+
+    @property
+    def source_display(self) -> str:
+        """The source table as a suite names it."""
+        if self.source_schema:
+            return f"{self.source_schema}.{self.source_table}"
+        return self.source_table
+
+
+def ensure_place(conn: Connection, place: Place, roles: Sequence[str]) -> None:
+    """Create the schema, registry and id source if missing; commit."""
+    metadata = sa.MetaData()
+    if place.dialect == "postgresql":
+        _serialize_ddl(conn, place)
+        quoted = _quote(conn, place.schema)
+        conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+        conn.exec_driver_sql(f"REVOKE ALL ON SCHEMA {quoted} FROM PUBLIC")
+        for role in roles:
+            conn.exec_driver_sql(
+                f"GRANT USAGE ON SCHEMA {quoted} TO {_quote(conn, role)}"
+            )
+    ids = place.id_table(metadata)
+    if not sa.inspect(conn).has_table(ids.name, schema=place.db_schema):
+        ids.create(conn)
+        conn.execute(sa.insert(ids).values(next_id=1))
+    place.registry(metadata).create(conn, checkfirst=True)
+    conn.commit()
+
+
+def ensure_table(
+    conn: Connection, place: Place, source: sa.Table, roles: Sequence[str]
+) -> sa.Table:
+    """The quarantine table of ``source``: created on first use, then kept in step.
+
+    Columns the source gained since are added (NULL for rows already held).
+    Commits its own transaction, before any row moves.
+    """
+    name = place.table_name(source)
+    clash = [c.name for c in source.columns if c.name in META_NAMES]
+    if clash:
+        raise QuarantineError(
+            f"table {display_name(source)} has columns named like guardian's own "
+            f"quarantine columns: {', '.join(clash)}; cannot quarantine its rows"
+        )
+    ready = _ready(conn, place, name, source)
+    if ready is not None:
+        return ready
+
+    ensure_place(conn, place, roles)
+    if place.dialect == "postgresql":
+        _serialize_ddl(conn, place)
+    inspector = sa.inspect(conn)
+    if inspector.has_table(name, schema=place.db_schema):
+        _add_missing_columns(conn, place, name, source)
+    else:
+        _create(conn, place, name, source, roles)
+    conn.commit()
+    return reflect_quarantine(conn, place, name)
+
+
+def _ready(
+    conn: Connection, place: Place, name: str, source: sa.Table
+) -> sa.Table | None:
+    """The quarantine table when it exists with every column; else None.
+
+    One catalog query instead of a full reflection: this runs before every
+    move, so it must cost next to nothing.
+    """
+    inspector = sa.inspect(conn)
+    if not inspector.has_table(name, schema=place.db_schema):
+        return None
+    found = inspector.get_columns(name, schema=place.db_schema)
+    names = {c["name"] for c in found}
+    if not names.issuperset(c.name for c in source.columns):
+        return None
+    columns = [sa.Column(c["name"], c["type"]) for c in found]
+    return sa.Table(name, sa.MetaData(), *columns, schema=place.db_schema)
+
+
+def reflect_quarantine(conn: Connection, place: Place, name: str) -> sa.Table:
+    """The quarantine table ``name`` as it is now."""
+    return sa.Table(name, sa.MetaData(), schema=place.db_schema, autoload_with=conn)
+
+
+def registered(conn: Connection, place: Place) -> list[Registered]:
+    """Every quarantine table of the target; none before the first quarantine."""
+    registry = place.registry(sa.MetaData())
+    if not sa.inspect(conn).has_table(registry.name, schema=place.db_schema):
+        return []
+    rows = conn.execute(
+        sa.select(
+            registry.c.quarantine_table,
+            registry.c.source_schema,
+            registry.c.source_table,
+        ).order_by(registry.c.quarantine_table)
+    )
+    return [Registered(*row) for row in rows]
+
+
+def data_columns(quarantine: sa.Table) -> list[sa.Column[object]]:
+    """The columns of a quarantine table that hold the source row's values."""
+    return [c for c in quarantine.columns if c.name not in META_NAMES]
+
+
+def _create(
+    conn: Connection, place: Place, name: str, source: sa.Table, roles: Sequence[str]
+) -> None:
+    metadata = sa.MetaData()
+    columns = [sa.Column(c.name, c.type, nullable=True) for c in source.columns]
+    table = sa.Table(name, metadata, *columns, *meta_columns(), schema=place.db_schema)
+    table.create(conn)
+    if place.dialect == "sqlite":
+        # SQLite deletes a moved batch by its keys in quarantine; PostgreSQL
+        # moves in one statement and never looks a batch up on the hot path.
+        sa.Index(f"{name}_batch", table.c.guardian_batch).create(conn)
+    registry = place.registry(metadata)
+    conn.execute(
+        sa.insert(registry).values(
+            quarantine_table=name,
+            source_schema=source.schema,
+            source_table=source.name,
+            created_at=dt.datetime.now(dt.UTC),
+        )
+    )
+    if place.dialect == "postgresql":
+        qualified = f"{_quote(conn, place.schema)}.{_quote(conn, name)}"
+        conn.exec_driver_sql(f"REVOKE ALL ON TABLE {qualified} FROM PUBLIC")
+        for role in roles:
+            conn.exec_driver_sql(
+                f"GRANT SELECT ON TABLE {qualified} TO {_quote(conn, role)}"
+            )
+
+
+def _add_missing_columns(
+    conn: Connection, place: Place, name: str, source: sa.Table
+) -> None:
+    existing = {
+        c["name"] for c in sa.inspect(conn).get_columns(name, schema=place.db_schema)
+    }
+    prefix = f"{_quote(conn, place.schema)}." if place.db_schema else ""
+    for col in source.columns:
+        if col.name in existing:
+            continue
+        kind = col.type.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(
+            f"ALTER TABLE {prefix}{_quote(conn, name)} "
+            f"ADD COLUMN {_quote(conn, col.name)} {kind}"
+        )
+
+
+def _serialize_ddl(conn: Connection, place: Place) -> None:
+    """Two guardians creating the same quarantine table wait for each other."""
+    conn.execute(
+        sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(place.schema)))
+    )
+
+
+def _quote(conn: Connection, name: str) -> str:
+    return conn.dialect.identifier_preparer.quote_identifier(name)
