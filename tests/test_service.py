@@ -254,9 +254,7 @@ def test_sigterm_stops_guardian_serve_cleanly(shop: Path) -> None:
     assert not any(r.status == "running" for r in store.recent_runs(limit=100))
 
 
-def test_sigterm_during_a_run_waits_for_it_then_stops(
-    shop: Path, pg_url: str
-) -> None:
+def test_sigterm_during_a_run_waits_for_it_then_stops(shop: Path, pg_url: str) -> None:
     path = _write_config(
         shop,
         f"slow_db:\n  url: {pg_url}",
