@@ -68,6 +68,34 @@ def setup_logging(
         logging.getLogger(name).setLevel(quiet)
 
 
+def setup_cli_logging(
+    settings: LoggingConfig, *, base_dir: Path | None = None, debug: bool = False
+) -> None:
+    """Logging for one-off commands, whose output already says what happened.
+
+    ``--debug`` shows every line on standard error. Otherwise lines go only to
+    the configured file, if any: on the terminal they would repeat the report.
+    """
+    reset_logging()
+    if debug:
+        setup_logging(LoggingConfig(level="DEBUG"), base_dir=base_dir)
+        return
+    guardian_logger = logging.getLogger("guardian")
+    if not any(isinstance(h, logging.NullHandler) for h in guardian_logger.handlers):
+        # Without a handler, Python would print warnings on standard error.
+        guardian_logger.addHandler(logging.NullHandler())
+    if settings.file:
+        handler = _file_handler(settings.file, base_dir)
+        handler.setFormatter(_formatter(settings.format))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        _installed.append(handler)
+        root.setLevel(settings.level)
+        quiet = logging.DEBUG if settings.level == "DEBUG" else logging.WARNING
+        for name in _CHATTY:
+            logging.getLogger(name).setLevel(quiet)
+
+
 def reset_logging() -> None:
     """Remove and close the handlers that :func:`setup_logging` installed."""
     root = logging.getLogger()

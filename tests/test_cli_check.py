@@ -635,3 +635,31 @@ def test_a_report_in_a_narrow_terminal_keeps_keys_notes_and_errors() -> None:
 def test_no_progress_bar_without_a_terminal() -> None:
     with progress(10, enabled=True) as on_result:
         assert on_result is None
+
+
+def test_log_lines_go_to_the_configured_file_not_the_terminal(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "shop.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("create table orders (id integer primary key, email text)")
+        conn.execute("insert into orders values (1, null)")
+    suite = tmp_path / "orders.yml"
+    suite.write_text(
+        "checks:\n  - name: email_present\n    table: orders\n"
+        "    kind: not_null\n    columns: email\n"
+    )
+    config = tmp_path / "guardian.yml"
+    config.write_text(
+        "targets:\n  shop:\n    url: sqlite:///shop.db\n"
+        "logging:\n  file: logs/guardian.log\n"
+    )
+    _register()
+    result = CliRunner().invoke(
+        cli, ["-c", str(config), "check", "run", str(suite), "--target", "shop"]
+    )
+    assert result.exit_code == 1, result.output
+    log_text = (tmp_path / "logs" / "guardian.log").read_text()
+    assert "started" in log_text
+    assert "finished: fail" in log_text
+    assert "started" not in result.stderr

@@ -8,7 +8,6 @@ did; suite and usage errors end with 2, an unreachable target with 3.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,8 +31,7 @@ from guardian.cli.render import (
     render_report,
     report_console,
 )
-from guardian.config import Config, LoggingConfig
-from guardian.logs import setup_logging
+from guardian.config import Config
 from guardian.state.store import StateStore
 
 suite_paths_argument = click.argument(
@@ -86,7 +84,6 @@ def run_command(
     from guardian.runs import run_suites
 
     config = app.config()
-    quiet_logs(app)
     suites = load_suites(suite_files(config, suite_paths))
     chosen = check_by_name(suites, split_names(only)) if only else None
     target = app.target(target_ref)
@@ -135,7 +132,6 @@ def validate_command(
     from guardian.checks.validate import validate_suites
 
     config = app.config()
-    quiet_logs(app)
     suites = load_suites(suite_files(config, suite_paths))
     target = app.target(target_ref)
     try:
@@ -165,21 +161,6 @@ def suite_files(config: Config, given: Sequence[Path]) -> list[Path]:
     if given:
         return list(given)
     return [config.resolve(path) for path in config.model.suites]
-
-
-def quiet_logs(app: AppContext) -> None:
-    """Keep the run's log lines off the terminal, where the report says it all.
-
-    Without a handler, Python prints warnings and errors of the log on
-    standard error, repeating the report line by line. ``--debug`` shows
-    the log instead.
-    """
-    if app.debug:
-        setup_logging(LoggingConfig(level="DEBUG"))
-        return
-    logger = logging.getLogger("guardian")
-    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-        logger.addHandler(logging.NullHandler())
 
 
 def split_names(values: Iterable[str]) -> list[str]:

@@ -32,6 +32,7 @@ class AppContext:
         # Imported here so that `guardian --help` never pays for pydantic and
         # SQLAlchemy.
         from guardian.config import default_config, find_config, load_config
+        from guardian.logs import setup_cli_logging
 
         if self._config is None:
             path = find_config(self.config_path)
@@ -39,6 +40,11 @@ class AppContext:
                 self._config = default_config()
             else:
                 self._config = load_config(Path(path))
+            setup_cli_logging(
+                self._config.model.logging,
+                base_dir=self._config.base_dir,
+                debug=self.debug,
+            )
         return self._config
 
     def target(self, name_or_url: str | None) -> Target:

@@ -13,7 +13,7 @@ import click
 from rich.table import Table
 
 from guardian.checks.suite import load_suites
-from guardian.cli.check import open_store, quiet_logs, suite_files, target_option
+from guardian.cli.check import open_store, suite_files, target_option
 from guardian.cli.common import (
     AppContext,
     format_option,
@@ -157,7 +157,6 @@ def release_command(
     if entry_ids and check_name:
         raise UsageError("give quarantine ids or --check, not both")
     config = app.config()
-    quiet_logs(app)
     target = app.target(target_ref)
     # Without suites the rows cannot be re-validated: they stay unless forced.
     paths = [path for path in suite_files(config, ()) if path.exists()]
