@@ -1,13 +1,15 @@
 """The top-level command: lazy command loading, help, versions, errors."""
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from guardian import __version__
-from guardian.cli import COMMANDS, cli, load_command
+from guardian.cli import COMMANDS, _register, cli, load_command
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -47,3 +49,29 @@ def test_unknown_command_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["chek"])
     assert result.exit_code == 2
     assert "No such command 'chek'" in result.output
+
+
+def test_errors_are_json_on_stdout_when_json_was_asked_for(tmp_path: Path) -> None:
+    suite = tmp_path / "orders.yml"
+    suite.write_text(
+        "checks:\n  - name: a\n    table: orders\n    kind: not_null\n    columns: x\n"
+    )
+    _register()
+    result = CliRunner().invoke(
+        cli,
+        [
+            "check",
+            "run",
+            str(suite),
+            "--target",
+            "postgresql://u:s3cret@127.0.0.1:9/db",
+            "--format",
+            "json",
+            "--no-record",
+        ],
+    )
+    assert result.exit_code == 3
+    data = json.loads(result.stdout)
+    assert data["exit_code"] == 3
+    assert "127.0.0.1:9" in data["error"]["message"]
+    assert "s3cret" not in result.output

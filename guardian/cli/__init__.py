@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from guardian import __version__
-from guardian.cli.common import AppContext, err_console
+from guardian.cli.common import AppContext, err_console, print_json
 from guardian.errors import ExitCode, GuardianError
 
 # Command groups, imported only when used so that `guardian --help` answers at
@@ -84,6 +84,9 @@ class GuardianGroup(click.Group):
             err_console().print(f"[bold red]error:[/] {exc.message}", highlight=False)
             if exc.hint:
                 err_console().print(f"  hint: {exc.hint}", highlight=False)
+            if app is not None and app.output_format == "json":
+                error = {"message": exc.message, "hint": exc.hint}
+                print_json({"error": error, "exit_code": int(exc.exit_code)})
             ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
             err_console().print("interrupted", highlight=False)

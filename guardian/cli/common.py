@@ -25,6 +25,7 @@ class AppContext:
 
     config_path: str | None = None
     debug: bool = False
+    output_format: str = "text"
     _config: Config | None = field(default=None, init=False, repr=False)
 
     def config(self) -> Config:
@@ -71,12 +72,23 @@ class AppContext:
 
 pass_app = click.make_pass_decorator(AppContext)
 
+
+def _remember_format(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    # The top-level error handler answers in the format the command was asked
+    # for, so that `… --format json > report.json` never leaves an empty file.
+    app = ctx.find_object(AppContext)
+    if app is not None:
+        app.output_format = value
+    return value
+
+
 format_option = click.option(
     "--format",
     "output_format",
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
+    callback=_remember_format,
     help="Output format.",
 )
 
