@@ -192,6 +192,12 @@ def find_config(explicit: str | Path | None) -> Path | None:
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     """Read, expand, override and validate a configuration file."""
     env = os.environ if environ is None else environ
+    if not path.exists():
+        raise ConfigError(
+            f"configuration file not found: {path}",
+            hint="give -c FILE or set GUARDIAN_CONFIG; without either, "
+            f"./{DEFAULT_CONFIG_NAME} is read if it exists",
+        )
     doc = load_file(path)
     data = expand_env(doc, env)
     if data is None:

@@ -75,3 +75,12 @@ def test_errors_are_json_on_stdout_when_json_was_asked_for(tmp_path: Path) -> No
     assert data["exit_code"] == 3
     assert "127.0.0.1:9" in data["error"]["message"]
     assert "s3cret" not in result.output
+
+
+def test_brackets_in_messages_are_shown_not_taken_as_markup(tmp_path: Path) -> None:
+    config = tmp_path / "guardian.yml"
+    config.write_text("targets:\n  shop:\n    url: sqlite:///x.db\n")
+    _register()
+    result = CliRunner().invoke(cli, ["-c", str(config), "serve"])
+    assert result.exit_code == 2
+    assert "suites: [checks]" in result.output

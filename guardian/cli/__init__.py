@@ -81,9 +81,12 @@ class GuardianGroup(click.Group):
             app = ctx.find_object(AppContext)
             if app is not None and app.debug:
                 raise
-            err_console().print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            from rich.markup import escape
+
+            console = err_console()
+            console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
             if exc.hint:
-                err_console().print(f"  hint: {exc.hint}", highlight=False)
+                console.print(f"  hint: {escape(exc.hint)}", highlight=False)
             if app is not None and app.output_format == "json":
                 error = {"message": exc.message, "hint": exc.hint}
                 print_json({"error": error, "exit_code": int(exc.exit_code)})

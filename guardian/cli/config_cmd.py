@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from guardian.checks.suite import Suite, find_suite_files, load_suite
 from guardian.cli.common import (
@@ -73,10 +74,10 @@ def check_command(
     elif outcome.problems:
         for problem in outcome.problems:
             err_console().print(
-                f"[bold red]error:[/] {problem.message}", highlight=False
+                f"[bold red]error:[/] {escape(problem.message)}", highlight=False
             )
             if problem.hint:
-                err_console().print(f"  hint: {problem.hint}", highlight=False)
+                err_console().print(f"  hint: {problem.hint}", markup=False)
     else:
         out_console().print(ok_line(outcome), style="green", soft_wrap=True)
     ctx.exit(2 if outcome.problems else 0)

@@ -36,11 +36,11 @@ LEADER_CHECK_SECONDS = 5.0
 
 NO_JOBS_HINT = (
     "for example:\n"
-    "jobs:\n"
-    "  nightly:\n"
-    "    target: main\n"
-    "    suites: [checks]\n"
-    "    cron: '0 3 * * *'"
+    "        jobs:\n"
+    "          nightly:\n"
+    "            target: main\n"
+    "            suites: [checks]\n"
+    "            cron: '0 3 * * *'"
 )
 
 
