@@ -18,7 +18,8 @@ from guardian.errors import ConfigError
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-# Libraries whose INFO lines repeat what guardian already says in its own.
+# Libraries whose lines repeat what guardian already says in its own (a run
+# skipped because the previous one is still going, a migration applied).
 _CHATTY = ("apscheduler", "alembic")
 
 # Handlers installed by setup_logging, removed again when it is called twice.
@@ -63,7 +64,7 @@ def setup_logging(
         root.addHandler(handler)
         _installed.append(handler)
     root.setLevel(settings.level)
-    quiet = logging.DEBUG if settings.level == "DEBUG" else logging.WARNING
+    quiet = logging.DEBUG if settings.level == "DEBUG" else logging.ERROR
     for name in _CHATTY:
         logging.getLogger(name).setLevel(quiet)
 
@@ -91,7 +92,7 @@ def setup_cli_logging(
         root.addHandler(handler)
         _installed.append(handler)
         root.setLevel(settings.level)
-        quiet = logging.DEBUG if settings.level == "DEBUG" else logging.WARNING
+        quiet = logging.DEBUG if settings.level == "DEBUG" else logging.ERROR
         for name in _CHATTY:
             logging.getLogger(name).setLevel(quiet)
 
