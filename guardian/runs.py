@@ -55,13 +55,21 @@ def run_suites(
     except GuardianError as exc:
         _record_failure(store, run_id, exc.message)
         raise
+    except KeyboardInterrupt:
+        # Ctrl-C: the run is over, not running; it never would finish.
+        _record_failure(store, run_id, "interrupted")
+        raise
     except Exception as exc:
         _record_failure(store, run_id, f"internal error: {type(exc).__name__}: {exc}")
         raise
 
-    outcomes = quarantine_failed(
-        target, suites, results, config=quarantine, store=store, run_id=run_id
-    )
+    try:
+        outcomes = quarantine_failed(
+            target, suites, results, config=quarantine, store=store, run_id=run_id
+        )
+    except KeyboardInterrupt:
+        _record_failure(store, run_id, "interrupted")
+        raise
     report = RunReport(
         target=target.name,
         suites=names,

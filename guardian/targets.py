@@ -212,7 +212,12 @@ class Target:
                     f"target {self.name}: no SQLite database at {database}",
                     hint="check the path in the URL (sqlite:///relative or sqlite:////absolute)",
                 )
-            return sa.create_engine(self.url)
+            engine = sa.create_engine(self.url)
+            # Pattern checks and case-insensitive comparisons call functions
+            # of guardian's own, so that they mean on SQLite what they mean
+            # on PostgreSQL.
+            sa.event.listen(engine, "connect", _sqlite_functions)
+            return engine
         seconds = max(1, int(self.options.connect_timeout.total_seconds()))
         return sa.create_engine(
             self.url,
@@ -265,3 +270,9 @@ class Target:
             if self._engine is not None:
                 self._engine.dispose()
                 self._engine = None
+
+
+def _sqlite_functions(dbapi_connection: Any, _record: Any) -> None:
+    from guardian.checks.patterns import register_sqlite_functions
+
+    register_sqlite_functions(dbapi_connection)

@@ -83,4 +83,11 @@ def test_sql_that_does_not_compile_and_missing_keys(db: Db) -> None:
     assert "totl" in by_check["expr"]
     assert by_check["expr"].startswith("the check's SQL does not compile: ")
     assert "nowhere" in by_check["q"]
-    assert by_check["nokey"].startswith("warning: table has no primary key")
+    assert by_check["nokey"].startswith("table has no primary key")
+    severity = {p.check: p.severity for p in problems}
+    assert severity == {
+        "expr": "error",
+        "where": "error",
+        "q": "error",
+        "nokey": "warning",
+    }

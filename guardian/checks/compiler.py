@@ -12,6 +12,7 @@ freshness, a :class:`FreshnessPlan`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Executable, Select
 
+from guardian.checks.patterns import SQLITE_LOWER, SQLITE_REGEXP, postgresql_regex
 from guardian.checks.reflect import column, columns
 from guardian.checks.spec import (
     AcceptedValuesCheck,
@@ -39,6 +41,15 @@ from guardian.checks.spec import (
     UniqueCheck,
 )
 from guardian.checks.timestamps import sqlite_text
+from guardian.checks.values import (
+    SQLITE_INTEGER_LIMIT,
+    check_accepted_values,
+    check_freshness_column,
+    check_range_bounds,
+    column_kind,
+    integer_limit,
+    value_kind,
+)
 
 TableLookup = Callable[[str], sa.Table]
 AnySelect = Select[*tuple[Any, ...]]
@@ -193,7 +204,7 @@ def _row_predicate(check: Check, table: sa.Table, options: Options) -> Condition
     if isinstance(check, NotNullCheck):
         return sa.or_(*(col.is_(None) for col in columns(table, check.columns)))
     if isinstance(check, AcceptedValuesCheck):
-        return _not_accepted(check, column(table, check.column))
+        return _not_accepted(check, column(table, check.column), options)
     if isinstance(check, RangeCheck):
         return _out_of_range(check, column(table, check.column), options)
     if isinstance(check, PatternCheck):
@@ -204,24 +215,97 @@ def _row_predicate(check: Check, table: sa.Table, options: Options) -> Condition
     raise TypeError(f"{check.kind} is not a row-level check")
 
 
-def _not_accepted(check: AcceptedValuesCheck, col: sa.Column[Any]) -> Condition:
-    if check.case_insensitive and isinstance(col.type, sa.String):
-        lowered = [sa.func.lower(sa.literal(v, sa.String)) for v in check.values]
-        return sa.and_(col.is_not(None), sa.func.lower(col).not_in(lowered))
-    return sa.and_(col.is_not(None), col.not_in(check.values))
+def _not_accepted(
+    check: AcceptedValuesCheck, col: sa.Column[Any], options: Options
+) -> Condition:
+    # NULL NOT IN (...) is NULL, which FILTER and WHERE do not count: NULL
+    # passes without a test of its own.
+    check_accepted_values(col, check.values)
+    values = [_untyped(v, options.dialect) for v in check.values]
+    kind = column_kind(col)
+    # A SQLite column declared without a type may hold text; PostgreSQL
+    # has no lower() for types that are not text (enums, say).
+    loose = options.dialect == "sqlite" and kind == "other"
+    if check.case_insensitive and (kind == "text" or loose):
+        lower = _lower(options)
+        return lower(col).not_in([lower(v) for v in values])
+    return col.not_in(values)
+
+
+def _untyped(value: Any, dialect: str) -> ColumnElement[Any]:
+    """A bound value that never makes the database convert the column.
+
+    Text goes without a cast, so the database reads it as the column's
+    type: ``::VARCHAR`` beside a char(2) column would convert every row's
+    value instead, and defeat an index. Numbers go as bigint or numeric,
+    which compare with every number column as they are.
+    """
+    if dialect == "sqlite":
+        # SQLite's driver takes no Decimal; SQLite compares numbers as reals.
+        if isinstance(value, Decimal):
+            value = float(value)
+        return sa.bindparam(None, value, type_=sa.types.NullType())
+
+    if isinstance(value, float) and math.isfinite(value):
+        # A float compared with a numeric column would turn the column to
+        # floats; the shortest decimal of the float compares exactly.
+        value = Decimal(repr(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        # Named, or a comparison would take the column's type and cast the
+        # bound to it: 1.5 to an integer column's 2. bigint meets every
+        # integer column without converting the column.
+        if -(2**63) <= value < 2**63:
+            return sa.bindparam(None, value, type_=sa.BigInteger())
+        value = Decimal(value)
+    if isinstance(value, Decimal):
+        return sa.bindparam(None, value, type_=sa.Numeric())
+    return sa.bindparam(None, value, type_=sa.types.NullType())
+
+
+def _lower(options: Options) -> Callable[[Any], ColumnElement[Any]]:
+    """lower() by Unicode rules: SQLite's own only lowers ASCII letters."""
+    if options.dialect == "sqlite":
+        return cast(Callable[[Any], ColumnElement[Any]], getattr(sa.func, SQLITE_LOWER))
+    return sa.func.lower
 
 
 def _out_of_range(
     check: RangeCheck, col: sa.Column[Any], options: Options
 ) -> Condition:
+    check_range_bounds(col, [b for b in (check.min, check.max) if b is not None])
     outside: list[Condition] = []
     if check.min is not None:
-        value, bound = _comparable(col, check.min, options)
-        outside.append(value <= bound if check.min_exclusive else value < bound)
+        past = _past_limit(col, check.min, options)
+        if past is None:
+            value, bound = _comparable(col, check.min, options)
+            outside.append(value <= bound if check.min_exclusive else value < bound)
+        elif past > 0:
+            # A minimum above every value the type holds: every value is below.
+            outside.append(col.is_not(None))
     if check.max is not None:
-        value, bound = _comparable(col, check.max, options)
-        outside.append(value >= bound if check.max_exclusive else value > bound)
-    return sa.or_(*outside)
+        past = _past_limit(col, check.max, options)
+        if past is None:
+            value, bound = _comparable(col, check.max, options)
+            outside.append(value >= bound if check.max_exclusive else value > bound)
+        elif past < 0:
+            outside.append(col.is_not(None))
+    return sa.or_(*outside) if outside else sa.false()
+
+
+def _past_limit(col: sa.Column[Any], bound: Any, options: Options) -> int | None:
+    """1 or -1 when a number bound lies beyond what an integer column holds.
+
+    Such a bound cannot be bound as the column's type (bigint out of range),
+    and need not be: the comparison has the same answer for every row.
+    """
+    limit = integer_limit(col, options.dialect)
+    if limit is None or isinstance(bound, bool) or value_kind(bound) != "number":
+        return None
+    if bound >= limit:
+        return 1
+    if bound < -limit:
+        return -1
+    return None
 
 
 def _comparable(
@@ -238,18 +322,33 @@ def _comparable(
     if isinstance(bound, str) and not isinstance(col.type, sa.String):
         # Let the database read the text as the column's type ('2024-01-01').
         return col, sa.cast(sa.literal(bound, sa.String), col.type)
+    if value_kind(bound) == "number" and column_kind(col) == "number":
+        # SQLite holds 64-bit integers at most; a wider bound compares as a
+        # real, as SQLite compares mixed numbers anyway.
+        wide = (
+            isinstance(bound, int | Decimal) and abs(int(bound)) >= SQLITE_INTEGER_LIMIT
+        )
+        if options.dialect == "sqlite" and wide:
+            return col, sa.literal(float(bound), sa.Float())
+        return col, _untyped(bound, options.dialect)
     return col, sa.literal(bound, col.type)
 
 
 def _not_matching(
     check: PatternCheck, col: sa.Column[Any], options: Options
 ) -> Condition:
+    # No "col IS NOT NULL": a NULL value gives a NULL match, NOT NULL is
+    # NULL, and NULL is not counted.
     text = col if isinstance(col.type, sa.String) else sa.cast(col, sa.Text)
-    regex, flags = check.regex, "i" if check.case_insensitive else None
-    if flags and options.dialect == "sqlite":
-        # SQLite's REGEXP is Python's re.search, which takes no flags argument.
-        regex, flags = f"(?i){regex}", None
-    return sa.and_(col.is_not(None), sa.not_(text.regexp_match(regex, flags)))
+    if options.dialect == "sqlite":
+        flags = "i" if check.case_insensitive else ""
+        regexp: ColumnElement[Any] = getattr(sa.func, SQLITE_REGEXP)(
+            text, check.regex, flags
+        )
+        return sa.not_(regexp == 1)
+    regex = postgresql_regex(check.regex)
+    matched = text.regexp_match(regex, "i" if check.case_insensitive else None)
+    return sa.not_(matched)
 
 
 def _unique(
@@ -326,10 +425,14 @@ def _reconciliation(
     grouped = _child_aggregates(check, child, child_cols)
     on = sa.and_(*(p == grouped.c[f"guardian_k{i}"] for i, p in enumerate(parent_cols)))
     joined = parent.outerjoin(grouped, on)
-    aggregate: ColumnElement[Any] = grouped.c.guardian_agg
+    raw: ColumnElement[Any] = grouped.c.guardian_agg
+    aggregate = raw
     if check.aggregate in ("sum", "count"):
-        aggregate = sa.func.coalesce(aggregate, 0)
-    violated = _differs(check, total, aggregate, options)
+        aggregate = sa.func.coalesce(raw, 0)
+    # A NULL total states no total: it agrees with children that give none
+    # (no child rows, or only NULL values), and with nothing else.
+    no_total = sa.or_(grouped.c.guardian_k0.is_(None), raw.is_(None))
+    violated = _differs(check, total, aggregate, no_total, options)
     conditions = [c for c in [_where(check), violated] if c is not None]
     return _counted_plan(check, joined, conditions, keys, note, options)
 
@@ -353,9 +456,13 @@ def _differs(
     check: ReconciliationCheck,
     total: ColumnElement[Any],
     aggregate: ColumnElement[Any],
+    no_total: Condition,
     options: Options,
 ) -> Condition:
     """True when the two sides disagree beyond the tolerance.
+
+    A NULL total agrees only when ``no_total`` holds (the children give no
+    total); a non-NULL total never agrees with a NULL aggregate.
 
     On PostgreSQL both sides are compared as numeric, exactly: a tolerance
     of 0 means equal to the last digit (float columns convert to numeric
@@ -379,8 +486,8 @@ def _differs(
         allowed = allowed + noise
     left_null, right_null = total.is_(None), aggregate.is_(None)
     return sa.case(
-        (sa.and_(left_null, right_null), sa.false()),
-        (sa.or_(left_null, right_null), sa.true()),
+        (left_null, sa.not_(no_total)),
+        (right_null, sa.true()),
         else_=sa.func.abs(left - right) > allowed,
     )
 
@@ -443,6 +550,7 @@ def _freshness(
 ) -> FreshnessPlan:
     """The newest value of the column among the rows matching ``where``."""
     col = column(table, check.column)
+    check_freshness_column(col, options.dialect)
     zone = ZoneInfo(check.timezone or options.timezone)
     where = [c for c in [_where(check)] if c is not None]
     newest: AnySelect
@@ -514,6 +622,11 @@ def _duplicated(check: UniqueCheck, table: sa.Table) -> Condition:
     if filters:
         groups = groups.where(*filters)
     groups = groups.group_by(*inner_cols).having(sa.func.count() > 1)
+    if not check.nulls_distinct:
+        # IN never matches a NULL, and here NULLs collide: compare null-safely.
+        found = groups.subquery("guardian_groups")
+        same = [found.c[c.name].is_not_distinct_from(c) for c in cols]
+        return _all(_where(check), sa.exists().where(*same))
     target = cols[0] if len(cols) == 1 else sa.tuple_(*cols)
     return _all(_where(check), target.in_(groups))
 

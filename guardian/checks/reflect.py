@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Inspector
 from sqlalchemy.exc import NoSuchTableError
 
 from guardian.checks.names import quote_part, split_table_name
@@ -62,21 +62,28 @@ class Catalog:
     Reflection happens on the connection given to :meth:`load`, up front, so
     that worker threads only read the cache. Missing tables are remembered
     with their message and raised again each time they are asked for.
+
+    With ``light`` true only what the check engine reads is reflected: the
+    columns with their types, and the primary key. That is a fraction of a
+    full reflection's catalog queries (no foreign keys, indexes, constraints
+    or comments), which matters because it happens on every run.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, light: bool = False) -> None:
         self._tables: dict[str, sa.Table] = {}
         self._missing: dict[str, str] = {}
         self._metadata = sa.MetaData()
         self._lock = threading.Lock()
+        self._light = light
 
     def load(self, conn: Connection, names: Iterable[str]) -> None:
         """Reflect every table in ``names`` not seen before."""
+        inspector = sa.inspect(conn) if self._light else None
         for name in names:
             with self._lock:
                 known = name in self._tables or name in self._missing
             if not known:
-                self._reflect(conn, name)
+                self._reflect(conn, inspector, name)
 
     def table(self, name: str) -> sa.Table:
         """The reflected table ``name``; SuiteError if it does not exist."""
@@ -87,20 +94,62 @@ class Catalog:
                 raise SuiteError(f"table {name!r} was not reflected")
             return self._tables[name]
 
-    def _reflect(self, conn: Connection, name: str) -> None:
+    def _reflect(
+        self, conn: Connection, inspector: Inspector | None, name: str
+    ) -> None:
         parts = split_table_name(name)
         schema, table_name = (None, parts[0]) if len(parts) == 1 else parts
-        try:
-            table = sa.Table(
-                table_name, self._metadata, schema=schema, autoload_with=conn
-            )
-        except NoSuchTableError:
-            message = _missing_table_message(conn, schema, table_name, name)
-            with self._lock:
-                self._missing[name] = message
-            return
+        missing = _missing_sqlite_schema(conn, schema, name)
+        table = None
+        if missing is None:
+            try:
+                table = self._table(conn, inspector, schema, table_name)
+            except NoSuchTableError:
+                missing = _missing_table_message(conn, schema, table_name, name)
         with self._lock:
-            self._tables[name] = table
+            if table is None:
+                self._missing[name] = missing or f"table {name!r} does not exist"
+            else:
+                self._tables[name] = table
+
+    def _table(
+        self,
+        conn: Connection,
+        inspector: Inspector | None,
+        schema: str | None,
+        name: str,
+    ) -> sa.Table:
+        if inspector is None:
+            return sa.Table(name, self._metadata, schema=schema, autoload_with=conn)
+        found = inspector.get_columns(name, schema=schema)
+        primary = inspector.get_pk_constraint(name, schema=schema)
+        keys = set(primary.get("constrained_columns") or [])
+        columns = [
+            sa.Column(c["name"], c["type"], primary_key=c["name"] in keys)
+            for c in found
+        ]
+        return sa.Table(name, self._metadata, *columns, schema=schema)
+
+
+def _missing_sqlite_schema(
+    conn: Connection, schema: str | None, written: str
+) -> str | None:
+    """Why a SQLite table's schema cannot be read, or None when it can.
+
+    SQLite reads a schema as the name of an attached database and fails the
+    whole statement ("unknown database") when there is none; that is a
+    problem of the check, not of the connection.
+    """
+    if schema is None or conn.dialect.name != "sqlite":
+        return None
+    attached = [row[1] for row in conn.exec_driver_sql("PRAGMA database_list")]
+    if schema in attached or schema == "temp":
+        return None
+    return (
+        f"schema {schema!r} of table {written!r} does not exist (a SQLite "
+        "database has only main, temp and attached databases)"
+        + suggestion(schema, attached)
+    )
 
 
 def _missing_table_message(

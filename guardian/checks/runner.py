@@ -64,6 +64,7 @@ class _Outcome:
     violations: int
     sample: list[dict[str, Any]]
     observed: dict[str, Any] | None = None
+    note: str | None = None
 
 
 class _Failure(Exception):
@@ -90,7 +91,7 @@ def run_checks(
     cannot be reached at all.
     """
     items = _select(suites, only)
-    catalog = Catalog()
+    catalog = Catalog(light=True)
     with target.connect() as conn:
         try:
             catalog.load(conn, _all_table_names(items))
@@ -135,16 +136,37 @@ class _Runner:
         self._on_result = on_result
         self._lock = threading.Lock()
         self._results: list[tuple[int, CheckResult]] = []
+        # The driver connections of the queries in flight, to cancel them.
+        self._active: set[Any] = set()
+        self._interrupted = False
 
     def run(self, items: Sequence[_Item]) -> list[CheckResult]:
-        """Every item's result, in the items' order."""
+        """Every item's result, in the items' order.
+
+        On KeyboardInterrupt the queries in flight are cancelled, checks not
+        yet started are dropped, and the interrupt goes on up at once.
+        """
         units = self._plan(items)
         workers = min(self.target.options.max_parallel, max(1, len(units)))
-        with ThreadPoolExecutor(workers, thread_name_prefix="guardian-check") as pool:
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="guardian-check")
+        try:
             for future in [pool.submit(self._run_unit, unit) for unit in units]:
                 future.result()
+        except KeyboardInterrupt:
+            self._cancel_all()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
 
         return [result for _, result in sorted(self._results, key=lambda r: r[0])]
+
+    def _cancel_all(self) -> None:
+        """Ask the database to stop every query the workers are running."""
+        with self._lock:
+            self._interrupted = True
+            active = list(self._active)
+        for driver_connection in active:
+            _cancel(driver_connection)
 
     def _plan(self, items: Sequence[_Item]) -> list[list[tuple[_Item, Plan]]]:
         """Compile each item; fused row plans grouped by table, others alone."""
@@ -213,14 +235,21 @@ class _Runner:
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
+        if self._interrupted:
+            raise _Failure("interrupted", lost=True)
         try:
             conn = self.target.engine().connect()
         except DBAPIError as exc:
             reason = self.target.connection_error(exc).message
             raise _Failure(f"connection lost: {reason}", lost=True) from None
+        driver_connection = conn.connection.dbapi_connection
+        with self._lock:
+            self._active.add(driver_connection)
         try:
             yield conn
         finally:
+            with self._lock:
+                self._active.discard(driver_connection)
             conn.close()
 
     def _failure(self, exc: SQLAlchemyError) -> _Failure:
@@ -246,6 +275,7 @@ class _Runner:
         violated = outcome.violations > 0
         # The missing-key note only matters when there are keys to miss.
         note = plan.note if violated and not isinstance(plan, FreshnessPlan) else None
+        note = outcome.note or note
         result = _result(
             item,
             status=status_for(item.check.severity, violated),
@@ -274,6 +304,21 @@ class _Runner:
             self._results.append((item.index, result))
             if self._on_result is not None:
                 self._on_result(result)
+
+
+def _cancel(driver_connection: Any) -> None:
+    """Stop the query running on a driver connection, from another thread.
+
+    psycopg sends a cancel request over a connection of its own; SQLite's
+    interrupt makes the running statement fail at its next step.
+    """
+    try:
+        if hasattr(driver_connection, "cancel_safe"):
+            driver_connection.cancel_safe(timeout=5.0)
+        elif hasattr(driver_connection, "interrupt"):
+            driver_connection.interrupt()
+    except Exception as exc:  # the query may have ended, or the server gone
+        log.info("could not cancel a query: %s", exc)
 
 
 def _result(
@@ -334,7 +379,7 @@ def _evaluate(conn: Connection, plan: Plan) -> _Outcome:
             found = freshness(newest, plan.zone, plan.check.max_age_delta, now)
         except ValueError as exc:
             raise _Failure(f"column {plan.check.column!r}: {exc}", lost=False) from None
-        return _Outcome(int(found.stale), [], found.observed())
+        return _Outcome(int(found.stale), [], found.observed(), found.note)
     count = int(conn.execute(plan.count).scalar_one())
     return _Outcome(count, _keys(conn, plan.sample if count else None))
 

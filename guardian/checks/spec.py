@@ -21,6 +21,8 @@ from pydantic import (
 )
 
 from guardian.checks.names import split_table_name
+from guardian.checks.patterns import check_pattern
+from guardian.checks.values import as_moment, plain, value_kind
 from guardian.durations import parse_duration
 from guardian.quarantine.spec import NOT_QUARANTINABLE, OnViolationField
 
@@ -162,7 +164,13 @@ class UniqueCheck(CheckBase):
 
 
 class AcceptedValuesCheck(CheckBase):
-    """Rows whose value is not one of a list. NULL is not checked here."""
+    """Rows whose value is not one of a list. NULL is not checked here.
+
+    The values must fit the column's type: text for text columns (quote
+    numbers-like codes such as '1.10'), numbers for number columns, true or
+    false for boolean ones; a mismatch is an error of the check.
+    ``case_insensitive`` compares lower case by Unicode rules.
+    """
 
     kind: Literal["accepted_values"]
     column: str
@@ -175,7 +183,14 @@ class AcceptedValuesCheck(CheckBase):
 
 
 class RangeCheck(CheckBase):
-    """Rows whose value lies outside bounds. Bounds are inclusive by default."""
+    """Rows whose value lies outside bounds. Bounds are inclusive by default.
+
+    Numbers bound number columns, dates and timestamps (a date is its
+    midnight; ISO text too) bound date and timestamp columns, text bounds
+    text columns in their text order; a mismatch is an error of the check.
+    A number bound beyond what an integer column can hold is honoured, not
+    refused: no value lies past it.
+    """
 
     kind: Literal["range"]
     column: str
@@ -188,16 +203,14 @@ class RangeCheck(CheckBase):
     def _bounds(self) -> RangeCheck:
         if self.min is None and self.max is None:
             raise ValueError("a range check needs min, max or both")
+        for bound in (self.min, self.max):
+            if isinstance(bound, float | Decimal) and bound != bound:
+                raise ValueError("a range bound cannot be .nan (not a number)")
         if self.min is not None and self.max is not None:
-            try:
-                inverted = self.min > self.max  # type: ignore[operator]
-            except TypeError:
+            low, high = _comparable_bounds(self.min, self.max)
+            if low > high:
                 raise ValueError(
-                    f"min ({self.min!r}) and max ({self.max!r}) are of different types"
-                ) from None
-            if inverted:
-                raise ValueError(
-                    f"min ({self.min!r}) is greater than max ({self.max!r})"
+                    f"min ({plain(self.min)}) is greater than max ({plain(self.max)})"
                 )
         return self
 
@@ -206,11 +219,38 @@ class RangeCheck(CheckBase):
         return True
 
 
+def _comparable_bounds(low: Bound, high: Bound) -> tuple[Any, Any]:
+    """Two range bounds in forms Python can order; ValueError if they can't be.
+
+    A date beside a datetime is its midnight, as the databases read it.
+    """
+    if isinstance(low, date) and isinstance(high, date):
+        low, high = as_moment(low), as_moment(high)
+        if (low.tzinfo is None) != (high.tzinfo is None):
+            # Only a naive bound's zone decides; neither order is certain.
+            return low.replace(tzinfo=None), high.replace(tzinfo=None)
+        return low, high
+    if value_kind(low) != value_kind(high):
+        raise ValueError(
+            f"min ({plain(low)}) and max ({plain(high)}) cannot be compared: "
+            f"one is {value_kind(low)}, the other {value_kind(high)}; write both "
+            "as numbers, both as dates or timestamps, or both as text"
+        )
+    return low, high
+
+
 class PatternCheck(CheckBase):
     """Rows whose value does not contain a match of a regular expression.
 
-    Anchor the expression with ``^`` and ``$`` to match the whole value.
-    NULL is not checked here.
+    The expression is in guardian's pattern language, the syntax PostgreSQL
+    and Python's re share, read alike on both: ``.`` matches any character
+    including a newline; ``^`` and ``$`` are the start and the very end of
+    the value (anchor with both to match the whole value); ``\\d`` is 0-9,
+    ``\\w`` a letter of any alphabet, a digit or _, ``\\s`` white space,
+    ``\\b`` a word boundary. POSIX classes (``[[:alpha:]]``), named groups,
+    inline flags and engine-specific escapes (``\\m``, ``\\y``) are refused
+    at load with what to write instead. ``case_insensitive`` folds case by
+    Unicode rules. NULL is not checked here.
     """
 
     kind: Literal["pattern"]
@@ -221,10 +261,7 @@ class PatternCheck(CheckBase):
     @field_validator("regex")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+        check_pattern(value)
         return value
 
     @property
@@ -331,9 +368,12 @@ class FreshnessCheck(CheckBase):
 class ReconciliationCheck(CheckBase):
     """An aggregate over child rows equals a column of the parent row.
 
-    Parent rows with no child rows compare against 0 for ``sum`` and
-    ``count`` and against NULL (a violation unless the column is NULL too)
-    for the other aggregates.
+    NULLs, precisely: ``sum`` and ``count`` of no values (no child rows, or
+    only NULL values) are 0; ``min``, ``max`` and ``avg`` of no values are
+    NULL. A NULL in the parent's column means "no total": it agrees when the
+    children give no total (no child rows, or only NULL values) and is a
+    violation when they give one. A non-NULL total against a NULL aggregate
+    is a violation.
     """
 
     kind: Literal["reconciliation"]

@@ -13,6 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from guardian.checks.values import plain
+from guardian.durations import format_duration
+
 
 @dataclass(frozen=True)
 class Freshness:
@@ -21,6 +24,7 @@ class Freshness:
     newest: datetime | None
     age_seconds: float | None
     stale: bool
+    note: str | None = None
 
     def observed(self) -> dict[str, Any]:
         """The figures a freshness result reports."""
@@ -39,7 +43,7 @@ def as_aware(value: Any, zone: ZoneInfo) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a timestamp")
+        raise ValueError(f"{_shown(value)} is not a timestamp")
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC)
     if isinstance(value, str):
@@ -48,7 +52,7 @@ def as_aware(value: Any, zone: ZoneInfo) -> datetime | None:
         return value if value.tzinfo is not None else value.replace(tzinfo=zone)
     if isinstance(value, date):
         return datetime.combine(value, time(), tzinfo=zone)
-    raise ValueError(f"{value!r} is not a timestamp")
+    raise ValueError(f"{_shown(value)} is not a timestamp")
 
 
 def _parse_text(text: str) -> datetime:
@@ -58,7 +62,12 @@ def _parse_text(text: str) -> datetime:
     try:
         return datetime.fromisoformat(cleaned)
     except ValueError:
-        raise ValueError(f"{text!r} is not an ISO 8601 timestamp") from None
+        raise ValueError(f"{_shown(text)} is not an ISO 8601 timestamp") from None
+
+
+def _shown(value: Any) -> str:
+    """A database value in a message: as written, never a Python repr."""
+    return plain(value)
 
 
 def freshness(
@@ -73,8 +82,26 @@ def freshness(
         return Freshness(newest=None, age_seconds=None, stale=True)
     age = now - moment
     return Freshness(
-        newest=moment, age_seconds=age.total_seconds(), stale=age > max_age
+        newest=moment,
+        age_seconds=age.total_seconds(),
+        stale=age > max_age,
+        note=_future_note(age),
     )
+
+
+def _future_note(age: timedelta) -> str | None:
+    """A word about a newest value ahead of now: fresh, but likely a wrong clock.
+
+    Clock skew between hosts is normal, so it passes; but a value far ahead
+    usually means a zone mix-up, which hides real staleness.
+    """
+    if age >= timedelta(0):
+        return None
+    ahead = round(-age.total_seconds())
+    if ahead >= 3600:
+        ahead = round(ahead / 60) * 60
+    shown = format_duration(timedelta(seconds=ahead))
+    return f"newest value is {shown} in the future: check the clocks or the time zone"
 
 
 def sqlite_text(value: date | str, zone: ZoneInfo) -> str:

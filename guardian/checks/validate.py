@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -26,27 +26,35 @@ from guardian.checks.suite import Suite
 from guardian.errors import SuiteError
 from guardian.targets import Target, mask_url
 
+ProblemSeverity = Literal["error", "warning"]
+
 
 @dataclass(frozen=True)
 class SuiteProblem:
-    """One check that does not fit the target, and why."""
+    """One check that does not fit the target, and why.
+
+    An ``error`` keeps the check from running; a ``warning`` lets it run
+    but with less than it could give (no keys of violating rows, say).
+    """
 
     suite: str
     check: str
     location: str
     message: str
+    severity: ProblemSeverity = "error"
 
 
 def validate_suites(target: Target, suites: Sequence[Suite]) -> list[SuiteProblem]:
     """Every problem of every check of ``suites`` on ``target``, running nothing.
 
-    Missing tables and columns, SQL text that does not compile, and (worded
-    as a warning) checks that would report violating rows without keys
-    because the table has no primary key and the check names no ``key``.
+    Missing tables and columns, values that do not fit a column's type, SQL
+    text that does not compile (errors), and checks that would report
+    violating rows without keys because the table has no primary key and
+    the check names no ``key`` (warnings).
     Raises TargetError when the target cannot be reached.
     """
     names = {n: None for s in suites for c in s.checks for n in _tables(c)}
-    catalog = Catalog()
+    catalog = Catalog(light=True)
     options = Options(
         dialect=target.dialect,
         sample_size=target.options.sample_size,
@@ -80,8 +88,9 @@ def _problems(
     catalog: Catalog,
     options: Options,
 ) -> list[SuiteProblem]:
-    def problem(message: str) -> SuiteProblem:
-        return SuiteProblem(suite.name, check.name, suite.where(check.name), message)
+    def problem(message: str, severity: ProblemSeverity = "error") -> SuiteProblem:
+        location = suite.where(check.name)
+        return SuiteProblem(suite.name, check.name, location, message, severity)
 
     try:
         plan = compiler.compile_check(check, catalog.table, options)
@@ -93,7 +102,7 @@ def _problems(
     if error is not None:
         found.append(problem(f"the check's SQL does not compile: {error}"))
     if not isinstance(plan, FreshnessPlan) and plan.note is not None:
-        found.append(problem(f"warning: {plan.note}"))
+        found.append(problem(plan.note, "warning"))
     return found
 
 

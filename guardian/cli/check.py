@@ -26,6 +26,7 @@ from guardian.cli.common import (
     print_json,
 )
 from guardian.cli.render import (
+    failing,
     problems_json,
     render_problems,
     render_report,
@@ -80,6 +81,8 @@ def run_command(
 
     Without SUITE, the suites named in the configuration run. Exit code 0
     when no check of severity error or critical failed, 1 when one did.
+    Ctrl-C cancels the queries in flight and exits with 130; the run is
+    recorded as interrupted.
     """
     from guardian.runs import run_suites
 
@@ -127,7 +130,8 @@ def validate_command(
 ) -> None:
     """Check that SUITE... fits the target's tables and columns, running nothing.
 
-    Exit code 0 when every check fits, 1 when some do not.
+    Exit code 0 when every check fits (warnings alone are printed but pass),
+    1 when some do not.
     """
     from guardian.checks.validate import validate_suites
 
@@ -153,7 +157,7 @@ def validate_command(
             checks=checks,
             suites=len(suites),
         )
-    ctx.exit(1 if problems else 0)
+    ctx.exit(1 if failing(problems) else 0)
 
 
 def suite_files(config: Config, given: Sequence[Path]) -> list[Path]:

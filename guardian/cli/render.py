@@ -56,6 +56,9 @@ class Problem(Protocol):
     @property
     def message(self) -> str: ...
 
+    @property
+    def severity(self) -> str: ...
+
 
 def report_console() -> Console:
     """The console for reports on standard output.
@@ -78,7 +81,9 @@ def render_report(
         verdict_line(report), style=_STATUS_STYLE[report.verdict], soft_wrap=True
     )
 
-    shown = [r for r in report.results if verbose or r.status != "pass"]
+    # A passing check with a note (a newest value in the future) still has
+    # something to say.
+    shown = [r for r in report.results if verbose or r.status != "pass" or r.note]
     if shown:
         wide = console.width >= _WIDE
         console.print(results_table(report, shown, wide=wide))
@@ -237,10 +242,16 @@ def _checks(count: int) -> str:
 
 
 def problem_line(problem: Problem) -> str:
-    """``file:line: check 'name': message`` for one suite problem."""
+    """``file:line: check 'name': message`` for one suite problem.
+
+    A warning says so before its message.
+    """
+    message = problem.message
+    if problem.severity == "warning":
+        message = f"warning: {message}"
     if problem.check:
-        return f"{problem.location}: check {problem.check!r}: {problem.message}"
-    return f"{problem.location}: {problem.message}"
+        return f"{problem.location}: check {problem.check!r}: {message}"
+    return f"{problem.location}: {message}"
 
 
 def render_problems(
@@ -262,11 +273,14 @@ def render_problems(
         return
     for problem in problems:
         console.print(problem_line(problem), soft_wrap=True)
-    count = len(problems)
+    errors = sum(1 for p in problems if p.severity != "warning")
+    warnings = len(problems) - errors
+    parts = [f"{errors} problem{'s' if errors != 1 else ''}"] if errors else []
+    if warnings:
+        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
     console.print(
-        f"{count} problem{'s' if count != 1 else ''} among {_checks(checks)} "
-        f"on target {target}",
-        style="red",
+        f"{' and '.join(parts)} among {_checks(checks)} on target {target}",
+        style="red" if errors else "yellow",
         soft_wrap=True,
     )
 
@@ -279,14 +293,20 @@ def problems_json(
         "target": target,
         "suites": list(suites),
         "checks": checks,
-        "ok": not problems,
+        "ok": not failing(problems),
         "problems": [
             {
                 "suite": p.suite,
                 "check": p.check,
                 "location": p.location,
+                "severity": p.severity,
                 "message": p.message,
             }
             for p in problems
         ],
     }
+
+
+def failing(problems: Sequence[Problem]) -> bool:
+    """True when a problem is an error, not only a warning: validation fails."""
+    return any(p.severity != "warning" for p in problems)
