@@ -53,20 +53,10 @@ def setup_logging(
     folder). Calling this again replaces what an earlier call installed.
     """
     reset_logging()
-    root = logging.getLogger()
-    formatter = _formatter(settings.format)
     handlers: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
     if settings.file:
         handlers.append(_file_handler(settings.file, base_dir))
-
-    for handler in handlers:
-        handler.setFormatter(formatter)
-        root.addHandler(handler)
-        _installed.append(handler)
-    root.setLevel(settings.level)
-    quiet = logging.DEBUG if settings.level == "DEBUG" else logging.ERROR
-    for name in _CHATTY:
-        logging.getLogger(name).setLevel(quiet)
+    _install(handlers, settings)
 
 
 def setup_cli_logging(
@@ -77,24 +67,29 @@ def setup_cli_logging(
     ``--debug`` shows every line on standard error. Otherwise lines go only to
     the configured file, if any: on the terminal they would repeat the report.
     """
-    reset_logging()
     if debug:
         setup_logging(LoggingConfig(level="DEBUG"), base_dir=base_dir)
         return
+    reset_logging()
     guardian_logger = logging.getLogger("guardian")
     if not any(isinstance(h, logging.NullHandler) for h in guardian_logger.handlers):
         # Without a handler, Python would print warnings on standard error.
         guardian_logger.addHandler(logging.NullHandler())
     if settings.file:
-        handler = _file_handler(settings.file, base_dir)
-        handler.setFormatter(_formatter(settings.format))
-        root = logging.getLogger()
+        _install([_file_handler(settings.file, base_dir)], settings)
+
+
+def _install(handlers: list[logging.Handler], settings: LoggingConfig) -> None:
+    root = logging.getLogger()
+    formatter = _formatter(settings.format)
+    for handler in handlers:
+        handler.setFormatter(formatter)
         root.addHandler(handler)
         _installed.append(handler)
-        root.setLevel(settings.level)
-        quiet = logging.DEBUG if settings.level == "DEBUG" else logging.ERROR
-        for name in _CHATTY:
-            logging.getLogger(name).setLevel(quiet)
+    root.setLevel(settings.level)
+    quiet = logging.DEBUG if settings.level == "DEBUG" else logging.ERROR
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(quiet)
 
 
 def reset_logging() -> None:
