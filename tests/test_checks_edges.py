@@ -195,3 +195,22 @@ def test_text_that_is_no_timestamp_is_named_plainly(db: Db) -> None:
         assert result.error.startswith("freshness on column 'at' of feed (text)")
     else:
         assert result.error == "column 'at': 'yesterday' is not an ISO 8601 timestamp"
+
+
+def test_two_spellings_of_one_table_name_share_it(db: Db) -> None:
+    db.sql(
+        'CREATE TABLE "My Table" (id integer primary key, v integer)',
+        'INSERT INTO "My Table" VALUES (1, NULL), (2, 5)',
+    )
+    results = db.run(
+        {"name": "quoted", "table": '"My Table"', "kind": "not_null", "columns": "v"},
+        {
+            "name": "plain",
+            "table": "My Table",
+            "kind": "range",
+            "column": "v",
+            "max": 4,
+        },
+    )
+    assert counts(results["quoted"]) == ("fail", 1)
+    assert counts(results["plain"]) == ("fail", 1)

@@ -70,8 +70,10 @@ class Catalog:
     """
 
     def __init__(self, *, light: bool = False) -> None:
-        self._tables: dict[str, sa.Table] = {}
-        self._missing: dict[str, str] = {}
+        # Keyed by (schema, table) so that two spellings of one name, such as
+        # '"s"."t"' and 's.t', share one entry as they share one table.
+        self._tables: dict[tuple[str, ...], sa.Table] = {}
+        self._missing: dict[tuple[str, ...], str] = {}
         self._metadata = sa.MetaData()
         self._lock = threading.Lock()
         self._light = light
@@ -80,19 +82,21 @@ class Catalog:
         """Reflect every table in ``names`` not seen before."""
         inspector = sa.inspect(conn) if self._light else None
         for name in names:
+            key = tuple(split_table_name(name))
             with self._lock:
-                known = name in self._tables or name in self._missing
+                known = key in self._tables or key in self._missing
             if not known:
                 self._reflect(conn, inspector, name)
 
     def table(self, name: str) -> sa.Table:
         """The reflected table ``name``; SuiteError if it does not exist."""
+        key = tuple(split_table_name(name))
         with self._lock:
-            if name in self._missing:
-                raise SuiteError(self._missing[name])
-            if name not in self._tables:
+            if key in self._missing:
+                raise SuiteError(self._missing[key])
+            if key not in self._tables:
                 raise SuiteError(f"table {name!r} was not reflected")
-            return self._tables[name]
+            return self._tables[key]
 
     def _reflect(
         self, conn: Connection, inspector: Inspector | None, name: str
@@ -106,11 +110,12 @@ class Catalog:
                 table = self._table(conn, inspector, schema, table_name)
             except NoSuchTableError:
                 missing = _missing_table_message(conn, schema, table_name, name)
+        key = tuple(parts)
         with self._lock:
             if table is None:
-                self._missing[name] = missing or f"table {name!r} does not exist"
+                self._missing[key] = missing or f"table {name!r} does not exist"
             else:
-                self._tables[name] = table
+                self._tables[key] = table
 
     def _table(
         self,
