@@ -81,8 +81,20 @@ class _StrictLoader(yaml.SafeLoader):
             seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"{node.value!r} is not a valid date or time ({exc})",
+                node.start_mark,
+            ) from None
 
-def _yaml12_booleans() -> None:
+
+def _yaml12_scalars() -> None:
+    """Booleans and floats as YAML 1.2 reads them; impossible dates refused."""
     resolvers = {
         first: [(tag, regexp) for tag, regexp in entries if tag != _BOOL_TAG]
         for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items()
@@ -93,10 +105,19 @@ def _yaml12_booleans() -> None:
         re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
         list("tTfF"),
     )
+    # YAML 1.1 wants a dot in a float; 1.2 also takes 1e30.
+    _StrictLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
+    _StrictLoader.add_constructor(
+        "tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp
+    )
 
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
-_yaml12_booleans()
+_yaml12_scalars()
 
 
 def load_text(text: str, source: str) -> Document:

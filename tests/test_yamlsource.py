@@ -89,3 +89,17 @@ def test_only_true_and_false_are_booleans() -> None:
         "codes": ["NO", "FR", "on", "off", "yes", "y"],
         "flags": [True, False],
     }
+
+
+def test_floats_as_yaml_1_2_reads_them() -> None:
+    doc = load_text("a: [1e30, -2E-3, 12, 1.5]\n", "f.yml")
+    assert doc.data == {"a": [1e30, -0.002, 12, 1.5]}
+    assert isinstance(doc.data["a"][2], int)
+
+
+def test_an_impossible_date_names_its_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_text("a: 1\nmin: 2024-13-01\n", "d.yml")
+    message = str(info.value)
+    assert message.startswith("d.yml:2:")
+    assert "'2024-13-01' is not a valid date or time" in message
