@@ -361,3 +361,14 @@ def test_upgrade_leaves_a_store_of_a_newer_guardian_alone(
 
     assert "is at revision 0099, newer than this guardian knows" in caught.value.message
     assert store.current_revision() == "0099"
+
+
+def test_a_store_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder")
+    store = StateStore(f"sqlite:///{blocker}/state.db")
+    with pytest.raises(StateError) as info:
+        store.ensure_ready()
+    assert "cannot create the state store at sqlite:///" in str(info.value)
+    assert info.value.exit_code == 3
+    assert blocker.read_text() == "not a folder"

@@ -86,7 +86,14 @@ class StateStore:
             raise self._ahead_error(current)
         folder = self._sqlite_folder()
         if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StateError(
+                    f"cannot create the state store at {self.display_url}: "
+                    f"{exc.strerror or exc} ({folder})",
+                    hint="point state.url at a folder guardian can write to",
+                ) from None
         with self._guard("upgrade"), self._engine.begin() as conn:
             self.migrations.upgrade(conn)
 
