@@ -1,4 +1,4 @@
-"""``guardian demo --quarantine``: faults go into quarantine; one comes back fixed."""
+"""``guardian demo``: faults go into quarantine; one comes back fixed."""
 
 from __future__ import annotations
 
@@ -15,9 +15,7 @@ def test_demo_quarantines_fixes_and_releases(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     runner = CliRunner()
 
-    result = runner.invoke(
-        cli, ["demo", "--dir", str(folder), "--quarantine", "--format", "json"]
-    )
+    result = runner.invoke(cli, ["demo", "--dir", str(folder), "--format", "json"])
 
     assert result.exit_code == 0, result.output
     steps = json.loads(result.output)["quarantine"]
@@ -31,6 +29,9 @@ def test_demo_quarantines_fixes_and_releases(tmp_path: Path) -> None:
         ("Track", "held_in_place"),
     ]
     assert steps["release"]["released"] == [steps["fixed"]]
+    assert steps["back"]["InvoiceLineId"] == next(
+        e["key"]["InvoiceLineId"] for e in steps["held"] if e["id"] == steps["fixed"]
+    )
 
     config = str(folder / "guardian.yml")
     again = runner.invoke(cli, ["-c", config, "check", "run", "--format", "json"])
@@ -43,3 +44,19 @@ def test_demo_quarantines_fixes_and_releases(tmp_path: Path) -> None:
         cli, ["-c", config, "quarantine", "list", "--format", "json"]
     )
     assert len(json.loads(listed.output)["entries"]) == 5
+
+
+def test_demo_without_quarantine_leaves_the_faults_in_place(tmp_path: Path) -> None:
+    _register()
+    folder = tmp_path / "demo"
+    runner = CliRunner()
+
+    result = runner.invoke(cli, ["demo", "--dir", str(folder), "--no-quarantine"])
+
+    assert result.exit_code == 0, result.output
+    assert "Quarantined" not in result.output
+    config = str(folder / "guardian.yml")
+    listed = runner.invoke(
+        cli, ["-c", config, "quarantine", "list", "--format", "json"]
+    )
+    assert json.loads(listed.output)["entries"] == []

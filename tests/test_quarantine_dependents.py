@@ -69,3 +69,111 @@ def test_cascade_moves_dependents_and_releases_them_back(qdb: Db) -> None:
 
     assert len(released.released) == 4
     assert (qdb.digest("parents"), qdb.digest("children")) == before
+
+
+TREE = """
+checks:
+  - name: positive
+    table: accounts
+    kind: range
+    column: balance
+    min: 0
+    on_violation: {action: quarantine, dependents: cascade}
+"""
+
+
+def _tree(db: Db) -> None:
+    """accounts ← orders ← lines: a violating account with grandchildren."""
+    if db.dialect == "sqlite":
+        db.run("pragma foreign_keys = on")
+    db.run(
+        "create table accounts (id integer primary key, balance integer)",
+        "create table orders (id integer primary key, "
+        "account_id integer references accounts (id))",
+        "create table lines (id integer primary key, "
+        "order_id integer references orders (id), sku text)",
+        "insert into accounts values (1, 5), (2, -3)",
+        "insert into orders values (10, 1), (20, 2), (21, 2)",
+        "insert into lines values (100, 10, 'a'), (200, 20, 'b'), (201, 20, 'c'), "
+        "(210, 21, 'd')",
+    )
+
+
+def test_cascade_moves_grandchildren_and_releases_the_whole_tree(qdb: Db) -> None:
+    _tree(qdb)
+    tables = ("accounts", "orders", "lines")
+    before = [qdb.digest(t) for t in tables]
+    checks = suite(TREE)
+    dry = move(qdb, checks.checks[0], dry_run=True)
+    assert (dry.moved, dry.cascaded) == (1, {"orders": 2, "lines": 3})
+    assert [qdb.digest(t) for t in tables] == before
+
+    result = move(qdb, checks.checks[0])
+
+    assert (result.moved, result.cascaded) == (1, {"orders": 2, "lines": 3})
+    assert qdb.rows("select id from accounts") == [(1,)]
+    assert qdb.rows("select id from orders") == [(10,)]
+    assert qdb.rows("select id from lines") == [(100,)]
+    account = qdb.rows(f"select guardian_id from {qdb.quarantine('accounts')}")[0][0]
+    orders = dict(qdb.rows(f"select id, guardian_id from {qdb.quarantine('orders')}"))
+    links = qdb.rows(
+        f"select id, guardian_dependent_of from {qdb.quarantine('orders')} "
+        f"union all select id, guardian_dependent_of from {qdb.quarantine('lines')} "
+        "order by 1"
+    )
+    assert links == [
+        (20, account),
+        (21, account),
+        (200, orders[20]),
+        (201, orders[20]),
+        (210, orders[21]),
+    ]
+
+    plan = plan_release(qdb.target, check="positive")
+    released = execute_release(qdb.target, plan, [checks], force=True)
+
+    assert len(released.released) == 6
+    assert [qdb.digest(t) for t in tables] == before
+
+
+SELF = """
+checks:
+  - name: active
+    table: staff
+    kind: accepted_values
+    column: state
+    values: [active]
+    on_violation: {action: quarantine, dependents: cascade}
+"""
+
+
+def test_cascade_on_a_self_referencing_table_moves_each_row_once(qdb: Db) -> None:
+    if qdb.dialect == "sqlite":
+        qdb.run("pragma foreign_keys = on")
+    qdb.run(
+        "create table staff (id integer primary key, "
+        "boss_id integer references staff (id), state text)",
+        "insert into staff values (1, null, 'active'), (2, 1, 'gone'), "
+        "(3, 2, 'active'), (4, 3, 'active'), (5, 1, 'active'), (6, 2, 'gone')",
+    )
+    before = qdb.digest("staff")
+    checks = suite(SELF)
+    dry = move(qdb, checks.checks[0], dry_run=True)
+    assert (dry.moved, dry.cascaded) == (2, {"staff": 2})
+
+    result = move(qdb, checks.checks[0])
+
+    # 2 and 6 violate; 3 reports to 2, and 4 to 3: both go with them.
+    assert (result.moved, result.cascaded) == (2, {"staff": 2})
+    assert qdb.rows("select id from staff order by id") == [(1,), (5,)]
+    held = qdb.rows(
+        f"select id, guardian_dependent_of is null from {qdb.quarantine('staff')} "
+        "order by id"
+    )
+    assert held == [(2, True), (3, False), (4, False), (6, True)]
+
+    plan = plan_release(qdb.target, check="active")
+    released = execute_release(qdb.target, plan, [checks], force=True)
+
+    assert len(released.released) == 4
+    assert qdb.digest("staff") == before

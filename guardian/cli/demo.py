@@ -2,9 +2,10 @@
 
 Needs no server: it copies the shipped SQLite edition of Chinook into a
 folder of its own, plants five faults, writes a guardian.yml there and runs
-the Chinook suite, which must find exactly those faults. With ``--postgres``
-it does the same in a PostgreSQL database. Exit code 0 when the run found
-the five faults and nothing else, 1 when it did not.
+the Chinook suite, which must find exactly those faults. Then it shows
+quarantine: the faulty rows go in, one is fixed with plain SQL and released.
+With ``--postgres`` it does the same in a PostgreSQL database. Exit code 0
+when the run found the five faults and nothing else, 1 when it did not.
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ _EDITION_LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
     help="Load Chinook into this empty PostgreSQL database instead of SQLite.",
 )
 @click.option(
-    "--quarantine",
+    "--quarantine/--no-quarantine",
     "with_quarantine",
-    is_flag=True,
+    default=True,
+    show_default=True,
     help="Then quarantine the faulty rows, fix one with SQL and release it.",
 )
 @format_option
@@ -60,9 +62,9 @@ def command(
 
     Copies Chinook into --dir (or loads it into --postgres), breaks five
     rows, writes guardian.yml and the suite next to it, and runs the suite.
-    With --quarantine it then takes the faulty rows into quarantine, fixes
-    one with plain SQL and releases it. Run it again at will: it re-creates
-    only its own files.
+    Then it takes the faulty rows into quarantine, fixes one with plain SQL
+    and releases it (--no-quarantine stops after the run). Run it again at
+    will: it re-creates only its own files.
     """
     text = output_format == "text"
     console = out_console()
@@ -224,7 +226,12 @@ def _said_quarantine(
     console.print(f"6. Fixed row {fixed.id} in quarantine with plain SQL:")
     console.print(f"   {steps.fix_sql}", markup=False, soft_wrap=True)
     released = ", ".join(str(i) for i in steps.release.released) or "nothing"
-    console.print(f"   and released it (re-validated by its check): {released}")
+    console.print(f"7. Released it (re-validated by its check): {released}")
+    if steps.back is not None:
+        values = ", ".join(f"{k}={v}" for k, v in steps.back.items())
+        console.print(
+            f"   Back in {fixed.source}: {values}", markup=False, soft_wrap=True
+        )
     config = files.config
     console.print(f"   guardian -c {config} quarantine list   # what is still held")
 
@@ -236,4 +243,7 @@ def _quarantine_json(steps: QuarantineSteps) -> dict[str, Any]:
         "fixed": steps.fixed.id,
         "fix_sql": steps.fix_sql,
         "release": steps.release.to_json(),
+        "back": None
+        if steps.back is None
+        else {k: json_value(v) for k, v in steps.back.items()},
     }

@@ -152,7 +152,9 @@ def release_command(
 
     Each row is validated against its check first: one that still violates
     stays unless --force. A key re-used in the table meanwhile is a conflict
-    and stays. Exit code 1 when some row stayed.
+    and stays. A copy (mode copy, or held in place) that was edited in
+    quarantine has its edit applied to the row; an unedited one is
+    dismissed. Exit code 1 when some row stayed.
     """
     if entry_ids and check_name:
         raise UsageError("give quarantine ids or --check, not both")
@@ -254,8 +256,9 @@ def _print_release(result: ReleaseResult) -> None:
     prefix = "would release" if result.dry_run else "released"
     console.print(f"{prefix} {len(result.released)} rows: {_ids(result.released)}")
     if result.dismissed:
+        verb = "would dismiss" if result.dry_run else "dismissed"
         console.print(
-            f"dismissed {len(result.dismissed)} copies: {_ids(result.dismissed)}"
+            f"{verb} {len(result.dismissed)} copies: {_ids(result.dismissed)}"
         )
     if result.conflicts:
         console.print(

@@ -45,6 +45,9 @@ _POSTGRESQL_FILE = "chinook_postgresql.sql"
 # and connect to it with a psql meta-command.
 _SERVER_LEVEL_PREFIXES = ("DROP DATABASE", "CREATE DATABASE", "\\c ")
 
+# The schema that the demo's quarantine step fills (guardian's default).
+QUARANTINE_SCHEMA = "guardian_quarantine"
+
 # Databases every server has for its own use; tools connect to them freely,
 # so the demo keeps out of them even when they are empty.
 _SYSTEM_DATABASES = ("postgres", "template0", "template1")
@@ -167,9 +170,10 @@ def load_postgresql(conn: Connection) -> PostgresLoad:
     """Load the PostgreSQL edition into the database ``conn`` is connected to.
 
     The database must be empty, or one this function loaded before (it
-    carries :data:`DEMO_MARKER` as its comment); then the Chinook tables are
-    dropped and loaded again. Anything else is refused, so no user data is
-    ever dropped. All of it happens in one transaction.
+    carries :data:`DEMO_MARKER` as its comment); then the Chinook tables and
+    the quarantine the demo made are dropped and loaded again. Anything else
+    is refused, so no user data is ever dropped. All of it happens in one
+    transaction.
     """
     database = _current_database(conn)
     if database in _SYSTEM_DATABASES:
@@ -179,12 +183,14 @@ def load_postgresql(conn: Connection) -> PostgresLoad:
             hint="create one for it, e.g. createdb guardian_demo, and pass its URL",
         )
     reloaded = _database_comment(conn) == DEMO_MARKER
-    others = _user_tables(conn) - (set(POSTGRESQL_TABLES) if reloaded else set())
+    ours = set(POSTGRESQL_TABLES) | _quarantine_tables(conn) if reloaded else set()
+    others = _user_tables(conn) - ours
     if others:
         raise _not_empty(database, sorted(others))
 
     with conn.transaction():
         if reloaded:
+            _drop_quarantine(conn)
             _drop_chinook_tables(conn)
         conn.execute(postgresql_script().encode("utf-8"))
         conn.execute(
@@ -230,6 +236,32 @@ def _user_tables(conn: Connection) -> set[str]:
         "AND n.nspname NOT LIKE 'pg\\_%'"
     ).fetchall()
     return {name if schema == "public" else f"{schema}.{name}" for schema, name in rows}
+
+
+def _quarantine_tables(conn: Connection) -> set[str]:
+    """The tables of the demo's quarantine schema, named as _user_tables names them."""
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_class AS c "
+        "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p')",
+        (QUARANTINE_SCHEMA,),
+    ).fetchall()
+    return {f"{QUARANTINE_SCHEMA}.{name}" for (name,) in rows}
+
+
+def _drop_quarantine(conn: Connection) -> None:
+    # Its tables one by one, then the schema without CASCADE: anything else
+    # a user put there makes the drop fail and leaves everything as it was.
+    for qualified in sorted(_quarantine_tables(conn)):
+        name = qualified.split(".", 1)[1]
+        conn.execute(
+            sql.SQL("DROP TABLE {}.{}").format(
+                sql.Identifier(QUARANTINE_SCHEMA), sql.Identifier(name)
+            )
+        )
+    conn.execute(
+        sql.SQL("DROP SCHEMA IF EXISTS {}").format(sql.Identifier(QUARANTINE_SCHEMA))
+    )
 
 
 def _drop_chinook_tables(conn: Connection) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -42,6 +43,7 @@ class QuarantineSteps:
     fixed: Entry
     fix_sql: str
     release: ReleaseResult
+    back: dict[str, Any] | None = None
 
 
 def quarantine_faults(
@@ -79,10 +81,20 @@ def quarantine_faults(
         plan = plan_release(target, ids=[fixed.id], config=settings)
         release = execute_release(target, plan, suites, config=settings)
         ledger.record_release(store, target.name, release, plan.entries)
+        back = _source_row(target, fixed)
     finally:
         target.dispose()
         store.dispose()
-    return QuarantineSteps(outcomes, held, fixed, fix_sql, release)
+    return QuarantineSteps(outcomes, held, fixed, fix_sql, release, back)
+
+
+def _source_row(target: Target, entry: Entry) -> dict[str, Any] | None:
+    """The released row as its table holds it now; None if it is not there."""
+    with target.connect() as conn:
+        table = sa.Table(entry.table.source_table, sa.MetaData(), autoload_with=conn)
+        match = [table.c[name] == value for name, value in entry.key.items()]
+        row = conn.execute(sa.select(table).where(*match)).first()
+    return None if row is None else dict(row._mapping)
 
 
 def _quarantining(suites: list[Suite]) -> list[Suite]:

@@ -4,6 +4,7 @@ Modules: ``spec`` (the on_violation action and the ``quarantine:``
 settings), ``tables`` (the quarantine schema and its tables), ``rows``
 (checksum and key expressions), ``dependents`` (foreign keys pointing at a
 table), ``plan`` (what a move would do, and the budget), ``move``,
-``release`` and ``purge`` (doing it), ``entries`` (reading what is held),
+``cascade``, ``release``, ``copies`` and ``purge`` (doing it), ``entries``
+(reading what is held),
 ``ledger`` (the state store's record) and ``actions`` (what a run calls).
 """

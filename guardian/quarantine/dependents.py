@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -12,11 +12,12 @@ from guardian.checks.reflect import display_name
 
 @dataclass(frozen=True)
 class Reference:
-    """A foreign key of ``child`` (``columns``) onto ``parent_columns``."""
+    """A foreign key of ``child`` (``columns``) onto ``parent``'s ``parent_columns``."""
 
     child: sa.Table
     columns: tuple[str, ...]
     parent_columns: tuple[str, ...]
+    parent: sa.Table | None = None
 
     @property
     def label(self) -> str:
@@ -54,6 +55,31 @@ def references_to(conn: Connection, table: sa.Table) -> list[Reference]:
                 )
             )
     return found
+
+
+def reference_tree(conn: Connection, table: sa.Table) -> list[Reference]:
+    """Every foreign key on the way down from ``table``: children, grandchildren…
+
+    Breadth first, each table visited once, so a table that references
+    itself (or a cycle of tables) ends the walk instead of looping.
+    """
+    seen = {table_key(table)}
+    waiting = [table]
+    found: list[Reference] = []
+    while waiting:
+        parent = waiting.pop(0)
+        for ref in references_to(conn, parent):
+            found.append(replace(ref, parent=parent))
+            key = table_key(ref.child)
+            if key not in seen:
+                seen.add(key)
+                waiting.append(ref.child)
+    return found
+
+
+def table_key(table: sa.Table) -> tuple[str | None, str]:
+    """A table's identity across reflections: schema and name."""
+    return (table.schema, table.name)
 
 
 def _candidates(conn: Connection, table: sa.Table) -> list[str]:

@@ -86,6 +86,7 @@ class Filter:
 def read_entries(conn: Connection, place: Place, wanted: Filter) -> list[Entry]:
     """Entries matching ``wanted`` across every quarantine table, by id."""
     found: list[Entry] = []
+    batches = place.batches(sa.MetaData())
     for registered in tables.registered(conn, place):
         if wanted.table and wanted.table not in (
             registered.source_display,
@@ -93,10 +94,21 @@ def read_entries(conn: Connection, place: Place, wanted: Filter) -> list[Entry]:
         ):
             continue
         quarantine = tables.reflect_quarantine(conn, place, registered.quarantine_table)
-        query = sa.select(quarantine).where(*_conditions(quarantine, wanted))
+        query = _joined(quarantine, batches).where(
+            *_conditions(quarantine, batches, wanted)
+        )
         for row in conn.execute(query.order_by(quarantine.c.guardian_id)):
             found.append(_entry(registered, quarantine, row._mapping))
     return sorted(found, key=lambda e: e.id)
+
+
+def _joined(quarantine: sa.Table, batches: sa.Table) -> sa.Select[Any]:
+    """A quarantine table's rows, each with the fields of its batch."""
+    b = batches.c
+    fields = [b.batch, b.suite, b.check_name, b.run_id, b.reason, b.at, b.mode]
+    labelled = [f.label(n) for f, n in zip(fields, tables.BATCH_LABELS, strict=True)]
+    joined = quarantine.outerjoin(batches, quarantine.c.guardian_batch == b.batch_id)
+    return sa.select(quarantine, *labelled).select_from(joined)
 
 
 def iter_tables(
@@ -110,8 +122,11 @@ def iter_tables(
         )
 
 
-def _conditions(q: sa.Table, wanted: Filter) -> list[sa.ColumnElement[bool]]:
+def _conditions(
+    q: sa.Table, batches: sa.Table, wanted: Filter
+) -> list[sa.ColumnElement[bool]]:
     found: list[sa.ColumnElement[bool]] = []
+    b = batches.c
     if wanted.ids is not None:
         found.append(q.c.guardian_id.in_(list(wanted.ids)))
     if wanted.check:
@@ -119,16 +134,16 @@ def _conditions(q: sa.Table, wanted: Filter) -> list[sa.ColumnElement[bool]]:
         if suite:
             found.append(
                 sa.or_(
-                    q.c.guardian_check == wanted.check,
-                    sa.and_(q.c.guardian_suite == suite, q.c.guardian_check == name),
+                    b.check_name == wanted.check,
+                    sa.and_(b.suite == suite, b.check_name == name),
                 )
             )
         else:
-            found.append(q.c.guardian_check == wanted.check)
+            found.append(b.check_name == wanted.check)
     if wanted.since is not None:
-        found.append(q.c.guardian_at >= wanted.since)
+        found.append(b.at >= wanted.since)
     if wanted.before is not None:
-        found.append(q.c.guardian_at < wanted.before)
+        found.append(b.at < wanted.before)
     if wanted.statuses is not None:
         found.append(q.c.guardian_status.in_(list(wanted.statuses)))
     if wanted.dependent_of is not None:
@@ -151,7 +166,7 @@ def _entry(registered: Registered, q: sa.Table, row: Any) -> Entry:
         status=row["guardian_status"],
         key=json.loads(key_text) if key_text else {},
         checksum=row["guardian_checksum"],
-        batch=row["guardian_batch"],
+        batch=row["guardian_batch_name"],
         dependent_of=row["guardian_dependent_of"],
         held_by=row["guardian_held_by"],
         changed_at=_aware(row["guardian_changed_at"])

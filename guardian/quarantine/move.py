@@ -9,6 +9,8 @@ once waits, then finds them gone, so each row enters quarantine exactly
 once. SQLite takes the database's write lock first (``BEGIN IMMEDIATE``),
 copies, then deletes exactly the keys it copied. Either way the number of
 rows deleted must equal the number inserted, or everything rolls back.
+A move with ``dependents: cascade`` takes the rows that reference the
+violating ones along, in the same transaction (see :mod:`cascade`).
 """
 
 from __future__ import annotations
@@ -27,8 +29,14 @@ from guardian.checks import compiler
 from guardian.checks.reflect import Catalog, display_name
 from guardian.checks.spec import Check
 from guardian.errors import GuardianError, QuarantineError, SuiteError
-from guardian.quarantine import rows, tables
-from guardian.quarantine.dependents import Reference, references_to
+from guardian.quarantine import cascade, rows, tables
+from guardian.quarantine.cascade import Cascade
+from guardian.quarantine.dependents import (
+    Reference,
+    reference_tree,
+    references_to,
+    table_key,
+)
 from guardian.quarantine.plan import MovePlan, MoveResult, over_budget
 from guardian.quarantine.spec import OnViolation, QuarantineConfig
 from guardian.quarantine.tables import Place
@@ -85,8 +93,11 @@ def _plan(
 
     source = violating.table
     references: tuple[Reference, ...] = ()
+    tree: tuple[Reference, ...] = ()
     if action.mode == "move":
         references = tuple(references_to(conn, source))
+    if references and action.dependents == "cascade":
+        tree = tuple(reference_tree(conn, source))
     rows.prepare(conn)
     if violations is None:
         violations = _count(conn, source, violating.condition)
@@ -111,6 +122,7 @@ def _plan(
         mode=action.mode,
         dependents=action.dependents,
         references=references,
+        tree=tree,
         signature=signature(conn, source),
         violations=violations,
         table_rows=table_rows,
@@ -210,11 +222,8 @@ def _preview(conn: Connection, plan: MovePlan, result: MoveResult) -> None:
     else:
         movable = plan.condition
     result.moved = _count(conn, plan.source, movable)
-    if plan.dependents == "cascade":
-        for ref in plan.references:
-            child = ref.child
-            where = _children_of(ref, plan.source, plan.condition)
-            result.cascaded[display_name(child)] = _count(conn, child, where)
+    if plan.tree:
+        result.cascaded = cascade.preview(conn, plan)
 
 
 def _held_condition(plan: MovePlan) -> sa.ColumnElement[bool] | None:
@@ -233,16 +242,6 @@ def _referenced(ref: Reference, source: sa.Table) -> sa.ColumnElement[bool]:
         )
     )
     return sa.exists().where(match)
-
-
-def _children_of(
-    ref: Reference, source: sa.Table, condition: sa.ColumnElement[bool]
-) -> sa.ColumnElement[bool]:
-    """Rows of the referencing table that point at violating rows of ``source``."""
-    parents = sa.select(*(source.c[p] for p in ref.parent_columns)).where(condition)
-    cols = [ref.child.c[c] for c in ref.columns]
-    target = cols[0] if len(cols) == 1 else sa.tuple_(*cols)
-    return target.in_(parents)
 
 
 class _Mover:
@@ -265,14 +264,15 @@ class _Mover:
         self.result = result
         self.now = dt.datetime.now(dt.UTC)
         self.postgres = target.dialect == "postgresql"
+        self.batch_id = 0
 
     def run(self) -> None:
         plan = self.plan
         quarantine = tables.ensure_table(self.conn, self.place, plan.source, self.roles)
-        children = {}
-        if plan.mode == "move" and plan.dependents == "cascade":
-            for ref in plan.references:
-                children[ref] = tables.ensure_table(
+        quarantines = {table_key(plan.source): quarantine}
+        for ref in plan.tree:
+            if table_key(ref.child) not in quarantines:
+                quarantines[table_key(ref.child)] = tables.ensure_table(
                     self.conn, self.place, ref.child, self.roles
                 )
 
@@ -284,8 +284,11 @@ class _Mover:
                 self.result.copied = self._copy(
                     quarantine, plan.condition, tables.COPIED
                 )
+            elif plan.tree:
+                Cascade(self, quarantines).run()
             else:
-                self._move(quarantine, children)
+                self._move(quarantine)
+            self._record_batch()
         except BaseException:
             self.conn.rollback()
             raise
@@ -297,11 +300,35 @@ class _Mover:
             # No ALTER TABLE can slip in between the check below and the move.
             name = display_name_sql(self.conn, self.plan.source)
             self.conn.exec_driver_sql(f"LOCK TABLE {name} IN ROW EXCLUSIVE MODE")
-            ids = self.place.id_table(sa.MetaData())
-            self.conn.execute(sa.select(ids.c.next_id).with_for_update()).all()
         else:
             # SQLite's write lock covers the id counter as well.
             self.conn.exec_driver_sql("BEGIN IMMEDIATE")
+        ids = self.place.id_table(sa.MetaData())
+        taken = sa.select(ids.c.next_id)
+        if self.postgres:
+            taken = taken.with_for_update()
+        # The move's batch takes the first id; its rows take the ones after.
+        self.batch_id = int(self.conn.execute(taken).scalar_one())
+        self._advance_ids(1)
+
+    def _record_batch(self) -> None:
+        """The batch's one row: what all rows of this move share."""
+        if not self.result.total:
+            return
+        plan = self.plan
+        batches = self.place.batches(sa.MetaData())
+        self.conn.execute(
+            sa.insert(batches).values(
+                batch_id=self.batch_id,
+                batch=self.result.batch,
+                suite=plan.suite,
+                check_name=plan.check.name,
+                run_id=plan.run_id,
+                reason=plan.reason,
+                at=self.now,
+                mode=plan.mode,
+            )
+        )
 
     def _unchanged(self) -> None:
         now = signature(self.conn, self.plan.source)
@@ -327,13 +354,12 @@ class _Mover:
         query = sa.select(sa.literal(1)).select_from(source).where(condition)
         self.conn.execute(query.with_for_update(of=source)).all()
 
-    def _move(self, quarantine: sa.Table, children: dict[Reference, sa.Table]) -> None:
+    def _move(self, quarantine: sa.Table) -> None:
         plan, result = self.plan, self.result
         held = _held_condition(plan)
         movable = plan.condition
         if held is not None:
             self._lock(plan.condition)
-        if held is not None and plan.dependents == "hold":
             result.held_in_place = self._copy(
                 quarantine, sa.and_(plan.condition, held), tables.HELD_IN_PLACE
             )
@@ -341,73 +367,57 @@ class _Mover:
             if result.held_in_place:
                 result.held_by = [ref.label for ref in plan.references]
 
-        dependent_batch = f"{result.batch}:dependents"
-        for ref, child_quarantine in children.items():
-            moved = self._move_generic(
-                ref.child,
-                child_quarantine,
-                _children_of(ref, plan.source, plan.condition),
-                dependent_batch,
-            )
-            result.cascaded[display_name(ref.child)] = moved
-
         if self.postgres:
             result.moved = self._move_postgres(quarantine, movable)
         else:
-            result.moved = self._move_generic(
-                plan.source, quarantine, movable, result.batch
-            )
-        for ref, child_quarantine in children.items():
-            self._link_dependents(ref, quarantine, child_quarantine, dependent_batch)
+            result.moved = self._move_generic(plan.source, quarantine, movable)
 
     def _values(
         self,
+        table: sa.Table,
         source: sa.FromClause,
         names: Sequence[str],
         keys: Sequence[str],
         status: str,
-        batch: str,
         held_by: sa.ColumnElement[Any] | None = None,
+        dependent_of: sa.ColumnElement[Any] | None = None,
     ) -> list[sa.ColumnElement[Any]]:
         """The values of a quarantine row made from a row of ``source``."""
-        plan = self.plan
         dialect = self.target.dialect
         data = [source.c[n] for n in names]
         key_names = list(keys) or list(names)
+        hashed = rows.hashable(self.conn, table)
         return [
             *data,
-            sa.literal(batch, sa.Text),
-            sa.literal(plan.suite, sa.Text),
-            sa.literal(plan.check.name, sa.Text),
-            sa.literal(plan.run_id, sa.BigInteger),
-            sa.literal(plan.reason, sa.Text),
-            sa.literal(self.now, sa.DateTime(timezone=True)),
-            sa.literal(plan.mode, sa.Text),
+            sa.literal(self.batch_id, sa.BigInteger),
             sa.literal(status, sa.Text),
             rows.key_json(dialect, key_names, [source.c[k] for k in key_names]),
-            rows.checksum(dialect, data),
-            sa.null(),
+            rows.checksum(dialect, data, hashed=hashed),
+            dependent_of if dependent_of is not None else sa.null(),
             held_by if held_by is not None else sa.null(),
         ]
 
     def _insert(
         self,
         quarantine: sa.Table,
+        table: sa.Table,
         source: sa.FromClause,
         names: Sequence[str],
         keys: Sequence[str],
         where: sa.ColumnElement[bool] | None,
         status: str,
-        batch: str,
         held_by: sa.ColumnElement[Any] | None = None,
     ) -> sa.Insert:
-        values = self._values(source, names, keys, status, batch, held_by)
+        values = self._values(table, source, names, keys, status, held_by)
         ids = self._id_column()
         select = sa.select(ids, *values).select_from(source)
         if where is not None:
             select = select.where(where)
         columns = ["guardian_id", *names, *tables.META_NAMES[1:-1]]
         return sa.insert(quarantine).from_select(columns, select)
+
+    def _affected(self, statement: sa.Executable) -> int:
+        return affected(self.conn, statement)
 
     def _id_column(self) -> sa.ColumnElement[Any]:
         # The counter's row is locked by this transaction (see _begin), so
@@ -435,7 +445,11 @@ class _Mover:
         keys = [c.name for c in source.primary_key.columns] or names
         dialect = self.target.dialect
         key_value = rows.key_json(dialect, keys, [source.c[k] for k in keys])
-        check = rows.checksum(dialect, [source.c[n] for n in names])
+        check = rows.checksum(
+            dialect,
+            [source.c[n] for n in names],
+            hashed=rows.hashable(self.conn, source),
+        )
         already = sa.exists().where(
             quarantine.c.guardian_status.in_(tables.WAITING),
             quarantine.c.guardian_key == key_value,
@@ -445,11 +459,11 @@ class _Mover:
         insert = self._insert(
             quarantine,
             source,
+            source,
             names,
             keys,
             sa.and_(where, sa.not_(already)),
             status,
-            self.result.batch,
             held_by,
         )
         count = affected(self.conn, insert)
@@ -476,7 +490,7 @@ class _Mover:
             .returning(*source.columns)
             .cte("guardian_moved")
         )
-        values = self._values(moved, names, keys, tables.HELD, self.result.batch)
+        values = self._values(source, moved, names, keys, tables.HELD)
         select = sa.select(self._id_column(), *values).select_from(moved)
         columns = ["guardian_id", *names, *tables.META_NAMES[1:-1]]
         inserted = (
@@ -499,7 +513,6 @@ class _Mover:
         source: sa.Table,
         quarantine: sa.Table,
         where: sa.ColumnElement[bool],
-        batch: str,
     ) -> int:
         """Copy the rows, then delete exactly the keys copied; counts must agree."""
         names = [c.name for c in source.columns]
@@ -514,12 +527,12 @@ class _Mover:
             locked = sa.select(sa.literal(1)).select_from(source).where(where)
             self.conn.execute(locked.with_for_update(of=source)).all()
         insert = self._insert(
-            quarantine, source, names, keys, where, tables.HELD, batch
+            quarantine, source, source, names, keys, where, tables.HELD
         )
         added = affected(self.conn, insert)
         self._advance_ids(added)
         held = sa.select(*(quarantine.c[k] for k in keys)).where(
-            quarantine.c.guardian_batch == batch,
+            quarantine.c.guardian_batch == self.batch_id,
             quarantine.c.guardian_status == tables.HELD,
         )
         key_cols = [source.c[k] for k in keys]
@@ -527,30 +540,6 @@ class _Mover:
         deleted = affected(self.conn, sa.delete(source).where(target.in_(held)))
         _same(deleted, added, source)
         return added
-
-    def _link_dependents(
-        self,
-        ref: Reference,
-        parent_quarantine: sa.Table,
-        child_quarantine: sa.Table,
-        dependent_batch: str,
-    ) -> None:
-        """Record on each cascaded row the quarantine id of the row it references."""
-        parent = parent_quarantine.alias("guardian_parent")
-        match = [
-            parent.c[p] == child_quarantine.c[c]
-            for c, p in zip(ref.columns, ref.parent_columns, strict=True)
-        ]
-        owner = (
-            sa.select(sa.func.min(parent.c.guardian_id))
-            .where(parent.c.guardian_batch == self.result.batch, *match)
-            .scalar_subquery()
-        )
-        self.conn.execute(
-            sa.update(child_quarantine)
-            .where(child_quarantine.c.guardian_batch == dependent_batch)
-            .values(guardian_dependent_of=owner)
-        )
 
 
 def set_timeouts(conn: Connection, target: Target) -> None:

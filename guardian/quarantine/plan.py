@@ -48,6 +48,9 @@ class MovePlan:
     ``signature`` is the source table's columns and types when the plan was
     made: the move refuses to run if the table changed since. ``refused``
     says why nothing will be quarantined (budget, no primary key).
+    ``references`` are the foreign keys pointing at the source; ``tree``,
+    for ``dependents: cascade``, every foreign key on the way down from it
+    (children, grandchildren…), breadth first.
     """
 
     suite: str
@@ -62,6 +65,7 @@ class MovePlan:
     table_rows: int
     run_id: int | None = None
     refused: str | None = None
+    tree: tuple[Reference, ...] = ()
 
     @property
     def keys(self) -> list[sa.Column[Any]]:
@@ -84,10 +88,10 @@ class MovePlan:
             f"{self.check.name}: {verb} up to {self.violations} violating rows of "
             f"{table} into quarantine"
         ]
+        for ref in self.tree:
+            lines.append(f"  and the rows of {ref.label} that reference them")
         for ref in self.references:
-            if self.mode == "move" and self.dependents == "cascade":
-                lines.append(f"  and the rows of {ref.label} that reference them")
-            elif self.mode == "move":
+            if self.mode == "move" and self.dependents == "hold":
                 lines.append(f"  rows referenced by {ref.label} are copied, not moved")
         return lines
 

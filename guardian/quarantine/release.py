@@ -6,7 +6,9 @@ that still violates is taken out again (unless forced), all inside the one
 transaction, so nobody ever sees it. A key that was re-used in the source
 meanwhile is a conflict: reported, never overwritten. Columns the source
 gained since the quarantine take their defaults. Rows that were only copied
-(copy mode, or held in place) never left: releasing them dismisses the copy.
+(copy mode, or held in place) never left: releasing an unedited copy
+dismisses it, and releasing an edited one applies the edit to the row
+(see :mod:`copies`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from guardian.checks.spec import Check
 from guardian.checks.suite import Suite
 from guardian.errors import GuardianError, QuarantineError, SuiteError, UsageError
 from guardian.quarantine import rows, tables
+from guardian.quarantine.copies import settle_copies
 from guardian.quarantine.entries import Entry, Filter, read_entries
 from guardian.quarantine.move import affected, display_name_sql, set_timeouts
 from guardian.quarantine.spec import QuarantineConfig
@@ -187,12 +190,15 @@ class _Releaser:
         set_timeouts(self.conn, self.target)
         released: set[int] = set()
         for group in _groups(plan.entries):
-            ready = []
+            ready: list[Entry] = []
             for entry in group:
                 parent = entry.dependent_of
+                # A parent earlier in the same group goes back in the same
+                # statement (a table that references itself).
                 if (
                     parent is not None
                     and parent not in released
+                    and parent not in {e.id for e in ready}
                     and self._waiting(parent)
                 ):
                     self.result.kept[entry.id] = (
@@ -215,12 +221,11 @@ class _Releaser:
         )
         ids = self._lock(quarantine, [e.id for e in group])
         copies = [e.id for e in group if e.id in ids and e.status != tables.HELD]
-        if copies:
-            self._mark(quarantine, copies)
-            self.result.dismissed.extend(copies)
+        settled = self._settle(quarantine, first, copies) if copies else set()
         held = [e.id for e in group if e.id in ids and e.status == tables.HELD]
         if not held:
-            return set(copies)
+            return settled
+        copies = sorted(settled)
 
         source = self._source(first)
         if first.dependent_of is not None:
@@ -237,6 +242,30 @@ class _Releaser:
             return set(copies)
         done = self._put_back(quarantine, source, check, held)
         return set(copies) | done
+
+    def _settle(self, quarantine: sa.Table, first: Entry, ids: list[int]) -> set[int]:
+        """Dismiss the copies, or apply their edits to the rows (see copies)."""
+        check = self._check(first)
+        violating = None
+        if check is not None:
+            options = compiler.Options(
+                dialect=self.target.dialect, timezone=self.target.options.timezone
+            )
+            self.catalog.load(self.conn, compiler.table_names(check))
+            found = compiler.violating_rows(check, self._lookup(), options)
+            source, violating = found.table, found.condition
+        else:
+            source = self._source(first)
+        done = settle_copies(
+            self.conn, quarantine, source, ids, violating, force=self.force
+        )
+        self._mark(quarantine, done.applied + done.dismissed)
+        self.result.released.extend(done.applied)
+        self.result.dismissed.extend(done.dismissed)
+        self.result.conflicts.extend(done.conflicts)
+        self.result.still_violating.extend(done.still_violating)
+        self.result.kept.update(done.kept)
+        return set(done.applied + done.dismissed)
 
     def _lock(self, quarantine: sa.Table, ids: list[int]) -> set[int]:
         """The ids still waiting, locked so that no other release takes them."""
@@ -327,12 +356,14 @@ class _Releaser:
             dialect=self.target.dialect, timezone=self.target.options.timezone
         )
         self.catalog.load(self.conn, compiler.table_names(check))
-        violating = compiler.violating_rows(check, self._lookup(source), options)
-        same_row = [source.c[k] == quarantine.c[k] for k in keys]
+        violating = compiler.violating_rows(check, self._lookup(), options)
+        # The check's own table object: the same table as ``source``, but a
+        # condition over two objects of one table would join them.
+        same_row = [violating.table.c[k] == quarantine.c[k] for k in keys]
         bad = sa.exists().where(violating.condition, *same_row)
         return self._ids(quarantine, sa.and_(quarantine.c.guardian_id.in_(ids), bad))
 
-    def _lookup(self, source: sa.Table) -> compiler.TableLookup:
+    def _lookup(self) -> compiler.TableLookup:
         def lookup(name: str) -> sa.Table:
             return self.catalog.table(name)
 

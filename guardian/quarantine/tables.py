@@ -9,12 +9,13 @@ lock on the counter's row: cheaper per row than a sequence, and it makes
 concurrent moves on one target take turns.
 
 PostgreSQL: the schema (``guardian_quarantine`` by default) holds the
-tables ``<source schema>__<source table>``, the registry ``guardian_tables``
-and the counter ``guardian_ids``; PUBLIC gets no privilege, the configured
-read roles get USAGE and SELECT. SQLite has no schemas: quarantine tables
-are ``<schema>__<source table>`` in the same file (so a move stays one
-transaction), with ``<schema>_tables`` as registry and ``<schema>_ids``
-holding the next id.
+tables ``<source schema>__<source table>``, the registry ``guardian_tables``,
+the batches ``guardian_batches`` (one row per move: suite, check, run,
+reason, time, mode) and the counter ``guardian_ids``; PUBLIC gets no
+privilege, the configured read roles get USAGE and SELECT. SQLite has no
+schemas: quarantine tables are ``<schema>__<source table>`` in the same
+file (so a move stays one transaction), with ``<schema>_tables``,
+``<schema>_batches`` and ``<schema>_ids`` beside them.
 """
 
 from __future__ import annotations
@@ -41,18 +42,29 @@ WAITING = (HELD, HELD_IN_PLACE, COPIED)
 PG_NAME_LIMIT = 63
 
 
-def meta_columns() -> list[sa.Column[object]]:
-    """guardian's columns of every quarantine table, in table order."""
+def meta_columns(dialect: str = "sqlite") -> list[sa.Column[object]]:
+    """guardian's columns of every quarantine table, in table order.
+
+    What is the same for every row of one move (the suite, check, run,
+    reason, time and mode) is kept once, in the batches table, and each row
+    names its batch: narrower rows make a large move write less.
+
+    On PostgreSQL the id is not a primary key but carries a block-range
+    (BRIN) index: ids only grow, so that index finds an id almost as fast,
+    and a move of many rows does not pay for a B-tree entry per row. Ids
+    are unique all the same: they are taken under the lock of the counter.
+    """
     text, big, moment = sa.Text(), sa.BigInteger(), sa.DateTime(timezone=True)
+    keyed = dialect != "postgresql"
     return [
-        sa.Column("guardian_id", big, primary_key=True, autoincrement=False),
-        sa.Column("guardian_batch", text, nullable=False),
-        sa.Column("guardian_suite", text),
-        sa.Column("guardian_check", text),
-        sa.Column("guardian_run_id", big),
-        sa.Column("guardian_reason", text),
-        sa.Column("guardian_at", moment, nullable=False),
-        sa.Column("guardian_mode", text, nullable=False),
+        sa.Column(
+            "guardian_id",
+            big,
+            primary_key=keyed,
+            nullable=False,
+            autoincrement=False,
+        ),
+        sa.Column("guardian_batch", big, nullable=False),
         sa.Column("guardian_status", text, nullable=False),
         sa.Column("guardian_key", text),
         sa.Column("guardian_checksum", text, nullable=False),
@@ -63,6 +75,18 @@ def meta_columns() -> list[sa.Column[object]]:
 
 
 META_NAMES = tuple(c.name for c in meta_columns())
+
+# The batch's fields as read_entries labels them next to a row's columns.
+BATCH_LABELS = (
+    "guardian_batch_name",
+    "guardian_suite",
+    "guardian_check",
+    "guardian_run_id",
+    "guardian_reason",
+    "guardian_at",
+    "guardian_mode",
+)
+RESERVED = META_NAMES + BATCH_LABELS
 
 
 @dataclass(frozen=True)
@@ -82,10 +106,14 @@ class Place:
         """The database schema of quarantine tables, None on SQLite."""
         return self.schema if self.dialect == "postgresql" else None
 
-    def table_name(self, source: sa.Table) -> str:
-        """The quarantine table's name for ``source``."""
+    def table_name(self, source: sa.Table, schema: str | None = None) -> str:
+        """The quarantine table's name for ``source``.
+
+        ``schema`` is the schema the source table is in (see
+        :func:`source_schema`), when the source was named without one.
+        """
         if self.dialect == "postgresql":
-            name = f"{source.schema or 'public'}__{source.name}"
+            name = f"{source.schema or schema or 'public'}__{source.name}"
         else:
             name = f"{self.schema}__{source.name}"
         if self.dialect == "postgresql" and len(name.encode()) > PG_NAME_LIMIT:
@@ -111,6 +139,29 @@ class Place:
             sa.Column("source_schema", sa.Text),
             sa.Column("source_table", sa.Text, nullable=False),
             sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            schema=self.db_schema,
+        )
+
+    def batches(self, metadata: sa.MetaData) -> sa.Table:
+        """The batches table: one row per move, shared by the rows it took."""
+        name = "guardian_batches" if self.db_schema else f"{self.schema}_batches"
+        existing = metadata.tables.get(
+            f"{self.db_schema}.{name}" if self.db_schema else name
+        )
+        if existing is not None:
+            return existing
+        text, moment = sa.Text(), sa.DateTime(timezone=True)
+        return sa.Table(
+            name,
+            metadata,
+            sa.Column("batch_id", sa.BigInteger, primary_key=True, autoincrement=False),
+            sa.Column("batch", text, nullable=False, unique=True),
+            sa.Column("suite", text),
+            sa.Column("check_name", text),
+            sa.Column("run_id", sa.BigInteger),
+            sa.Column("reason", text),
+            sa.Column("at", moment, nullable=False),
+            sa.Column("mode", text, nullable=False),
             schema=self.db_schema,
         )
 
@@ -159,6 +210,7 @@ def ensure_place(conn: Connection, place: Place, roles: Sequence[str]) -> None:
         ids.create(conn)
         conn.execute(sa.insert(ids).values(next_id=1))
     place.registry(metadata).create(conn, checkfirst=True)
+    place.batches(metadata).create(conn, checkfirst=True)
     conn.commit()
 
 
@@ -170,8 +222,9 @@ def ensure_table(
     Columns the source gained since are added (NULL for rows already held).
     Commits its own transaction, before any row moves.
     """
-    name = place.table_name(source)
-    clash = [c.name for c in source.columns if c.name in META_NAMES]
+    schema = source_schema(conn, source)
+    name = place.table_name(source, schema)
+    clash = [c.name for c in source.columns if c.name in RESERVED]
     if clash:
         raise QuarantineError(
             f"table {display_name(source)} has columns named like guardian's own "
@@ -179,6 +232,8 @@ def ensure_table(
         )
     ready = _ready(conn, place, name, source)
     if ready is not None:
+        if _grant_missing(conn, place, name, roles):
+            conn.commit()
         return ready
 
     ensure_place(conn, place, roles)
@@ -188,7 +243,8 @@ def ensure_table(
     if inspector.has_table(name, schema=place.db_schema):
         _add_missing_columns(conn, place, name, source)
     else:
-        _create(conn, place, name, source, roles)
+        _create(conn, place, name, source)
+    _grant_missing(conn, place, name, roles)
     conn.commit()
     return reflect_quarantine(conn, place, name)
 
@@ -237,14 +293,36 @@ def data_columns(quarantine: sa.Table) -> list[sa.Column[object]]:
     return [c for c in quarantine.columns if c.name not in META_NAMES]
 
 
-def _create(
-    conn: Connection, place: Place, name: str, source: sa.Table, roles: Sequence[str]
-) -> None:
+def source_schema(conn: Connection, table: sa.Table) -> str | None:
+    """The schema ``table`` is in: its own, or where the search path finds it.
+
+    SQLite has no schemas: None there.
+    """
+    if table.schema or conn.dialect.name != "postgresql":
+        return table.schema
+    quote = conn.dialect.identifier_preparer.quote_identifier
+    found = conn.execute(
+        sa.text(
+            "SELECT n.nspname FROM pg_class AS c "
+            "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+            "WHERE c.oid = to_regclass(:name)"
+        ),
+        {"name": quote(table.name)},
+    ).scalar()
+    return None if found is None else str(found)
+
+
+def _create(conn: Connection, place: Place, name: str, source: sa.Table) -> None:
     metadata = sa.MetaData()
     columns = [sa.Column(c.name, c.type, nullable=True) for c in source.columns]
-    table = sa.Table(name, metadata, *columns, *meta_columns(), schema=place.db_schema)
+    meta = meta_columns(place.dialect)
+    table = sa.Table(name, metadata, *columns, *meta, schema=place.db_schema)
     table.create(conn)
-    if place.dialect == "sqlite":
+    qualified = f"{_quote(conn, place.schema)}.{_quote(conn, name)}"
+    if place.dialect == "postgresql":
+        conn.exec_driver_sql(f"CREATE INDEX ON {qualified} USING brin (guardian_id)")
+        conn.exec_driver_sql(f"REVOKE ALL ON TABLE {qualified} FROM PUBLIC")
+    else:
         # SQLite deletes a moved batch by its keys in quarantine; PostgreSQL
         # moves in one statement and never looks a batch up on the hot path.
         sa.Index(f"{name}_batch", table.c.guardian_batch).create(conn)
@@ -252,18 +330,50 @@ def _create(
     conn.execute(
         sa.insert(registry).values(
             quarantine_table=name,
+            # As the suite names it: release resolves the name the same way.
             source_schema=source.schema,
             source_table=source.name,
             created_at=dt.datetime.now(dt.UTC),
         )
     )
-    if place.dialect == "postgresql":
-        qualified = f"{_quote(conn, place.schema)}.{_quote(conn, name)}"
-        conn.exec_driver_sql(f"REVOKE ALL ON TABLE {qualified} FROM PUBLIC")
-        for role in roles:
-            conn.exec_driver_sql(
-                f"GRANT SELECT ON TABLE {qualified} TO {_quote(conn, role)}"
-            )
+
+
+def _grant_missing(
+    conn: Connection, place: Place, name: str, roles: Sequence[str]
+) -> bool:
+    """Grant read access to the roles that lack it; True when one was granted.
+
+    Runs on every use, so that a role added to ``read_roles`` later gets
+    access to the tables made before. Asking first keeps the common case to
+    one read: a GRANT rewrites the catalog row even when nothing changes.
+    """
+    if place.dialect != "postgresql" or not roles:
+        return False
+    schema, table = _quote(conn, place.schema), _quote(conn, name)
+    batches = f"{schema}.{_quote(conn, place.batches(sa.MetaData()).name)}"
+    lacking = conn.execute(
+        sa.text(
+            "SELECT r FROM unnest(CAST(:roles AS text[])) AS r "
+            "WHERE NOT has_schema_privilege(r, :schema, 'USAGE') "
+            "OR NOT has_table_privilege(r, :table, 'SELECT') "
+            "OR NOT has_table_privilege(r, :batches, 'SELECT')"
+        ),
+        {
+            "roles": list(roles),
+            "schema": place.schema,
+            "table": f"{schema}.{table}",
+            "batches": batches,
+        },
+    ).scalars()
+    granted = False
+    for role in lacking:
+        grantee = _quote(conn, role)
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {schema} TO {grantee}")
+        conn.exec_driver_sql(
+            f"GRANT SELECT ON TABLE {schema}.{table}, {batches} TO {grantee}"
+        )
+        granted = True
+    return granted
 
 
 def _add_missing_columns(
