@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -32,6 +33,7 @@ from guardian.yamlsource import Document, expand_env, load_file, validation_erro
 CONFIG_ENV = "GUARDIAN_CONFIG"
 DEFAULT_CONFIG_NAME = "guardian.yml"
 DEFAULT_STATE_URL = "sqlite:///.guardian/state.db"
+DEFAULT_SUITES = ("checks",)
 ENV_PREFIX = "GUARDIAN_"
 ENV_NESTING = "__"
 
@@ -55,6 +57,11 @@ class LoggingConfig(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
     file: str | None = None
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
 
 class TargetConfig(TargetOptions):
@@ -80,7 +87,10 @@ class JobConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     target: str
-    suites: list[str] = Field(min_length=1)
+    suites: list[str] = Field(
+        min_length=1,
+        description="Suite files or folders; default: the top-level suites.",
+    )
     cron: str | None = Field(default=None, description="Five-field cron expression.")
     every: str | None = Field(default=None, description="An interval such as 10m.")
     timezone: str = "UTC"
@@ -123,12 +133,25 @@ class GuardianConfig(BaseModel):
     targets: dict[str, TargetConfig] = Field(default_factory=dict)
     state: StateConfig = StateConfig()
     suites: list[str] = Field(
-        default_factory=lambda: ["checks"],
+        default_factory=lambda: list(DEFAULT_SUITES),
         description="Suite files or folders, relative to this file.",
     )
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
     logging: LoggingConfig = LoggingConfig()
     quarantine: QuarantineConfig = QuarantineConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _job_suites(cls, data: Any) -> Any:
+        """A job that names no suites runs the top-level ones."""
+        if not isinstance(data, dict) or not isinstance(data.get("jobs"), dict):
+            return data
+        default = data.get("suites", DEFAULT_SUITES)
+        jobs = {
+            name: {"suites": default, **job} if isinstance(job, dict) else job
+            for name, job in data["jobs"].items()
+        }
+        return {**data, "jobs": jobs}
 
 
 @dataclass(frozen=True)
@@ -231,27 +254,60 @@ def _env_overrides(
 ) -> tuple[dict[str, Any], dict[tuple[str | int, ...], str]]:
     """Apply ``GUARDIAN_A__B__C=value`` as ``data["a"]["b"]["c"] = value``.
 
+    A top-level setting is one part (``GUARDIAN_SUITES``). Parts match keys
+    of the file whatever their case, so ``GUARDIAN_TARGETS__SHOP__URL`` sets
+    the URL of a target written ``Shop``. A value in brackets or braces is
+    read as YAML (``[a.yml, b.yml]``); ``suites`` also takes a comma list.
     Also returns, for each path set this way, the variable that set it, so
     that an error in an overridden value names the variable, not the file.
     """
     result: dict[str, Any] = _deep_copy(data)
     origins: dict[tuple[str | int, ...], str] = {}
     for name, value in sorted(env.items()):
-        if not name.startswith(ENV_PREFIX) or ENV_NESTING not in name:
-            continue
-        path = [part.lower() for part in name[len(ENV_PREFIX) :].split(ENV_NESTING)]
-        if not all(path):
+        path = _override_path(name)
+        if path is None:
             continue
         node = result
         for part in path[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = {}
-                node[part] = child
-            node = child
-        node[path[-1]] = value
+            key = _matching_key(node, part)
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            node = node[key]
+        key = _matching_key(node, path[-1])
+        node[key] = _override_value(path, value)
         origins[tuple(path)] = f"environment variable {name}"
     return result, origins
+
+
+def _override_path(name: str) -> list[str] | None:
+    if not name.startswith(ENV_PREFIX):
+        return None
+    path = [part.lower() for part in name[len(ENV_PREFIX) :].split(ENV_NESTING)]
+    if not all(path):
+        return None
+    if len(path) == 1 and path[0] not in GuardianConfig.model_fields:
+        # GUARDIAN_CONFIG and friends are not settings of the file.
+        return None
+    return path
+
+
+def _matching_key(node: dict[str, Any], part: str) -> str:
+    if part in node:
+        return part
+    same = [key for key in node if isinstance(key, str) and key.lower() == part]
+    return same[0] if len(same) == 1 else part
+
+
+def _override_value(path: list[str], value: str) -> Any:
+    text = value.strip()
+    if text[:1] in ("[", "{"):
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError:
+            return value
+    if path == ["suites"]:
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
 
 
 def _deep_copy(data: Any) -> Any:

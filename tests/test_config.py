@@ -245,3 +245,33 @@ def test_an_unknown_target_that_looks_like_a_url_is_masked(tmp_path: Path) -> No
         config.target("app:s3cret@db.internal/shop")
     assert "s3cret" not in str(info.value)
     assert "postgresql://" in str(info.value)
+
+
+def test_top_level_and_list_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "guardian.yml"
+    path.write_text("targets:\n  Shop:\n    url: sqlite:///x.db\nsuites: [a.yml]\n")
+    config = load_config(
+        path,
+        {
+            "GUARDIAN_SUITES": "fr.yml, de.yml",
+            "GUARDIAN_TARGETS__SHOP__MAX_PARALLEL": "3",
+            "GUARDIAN_LOGGING__LEVEL": "debug",
+            "GUARDIAN_QUARANTINE__READ_ROLES": "[analyst, auditor]",
+            "GUARDIAN_CONFIG": "ignored.yml",
+        },
+    )
+    assert config.model.suites == ["fr.yml", "de.yml"]
+    assert config.target("Shop").options.max_parallel == 3
+    assert config.model.logging.level == "DEBUG"
+    assert list(config.model.quarantine.read_roles) == ["analyst", "auditor"]
+
+
+def test_a_job_without_suites_runs_the_top_level_ones(tmp_path: Path) -> None:
+    path = tmp_path / "guardian.yml"
+    path.write_text(
+        "targets:\n  shop:\n    url: sqlite:///x.db\n"
+        "suites: [checks/shop.yml]\n"
+        "jobs:\n  nightly:\n    target: shop\n    cron: '0 3 * * *'\n"
+    )
+    config = load_config(path, {})
+    assert config.model.jobs["nightly"].suites == ["checks/shop.yml"]
