@@ -133,13 +133,19 @@ def _record_failure(store: StateStore | None, run_id: int | None, error: str) ->
 def _log_finished(report: RunReport, seconds: float) -> None:
     counts = report.counts()
     total = len(report.results)
-    failed = counts["fail"] + counts["error"]
-    if failed:
-        detail = f"{failed} of {total} checks failed"
-    elif counts["warn"]:
-        detail = f"{counts['warn']} of {total} checks warned"
-    else:
-        detail = f"{total} checks passed"
+    parts = [
+        f"{counts[status]} {word}"
+        for status, word in (
+            ("fail", "failed"),
+            ("error", "errored"),
+            ("warn", "warned"),
+        )
+        if counts[status]
+    ]
+    noun = "check" if total == 1 else "checks"
+    detail = (
+        f"{', '.join(parts)} of {total} {noun}" if parts else f"{total} {noun} passed"
+    )
     log.info(
         "run %s finished: %s (%s) in %.1fs",
         report.run_id if report.run_id is not None else "-",

@@ -111,7 +111,7 @@ def test_run_is_recorded_end_to_end(
         in messages
     )
     assert any(
-        m.startswith(f"run {report.run_id} finished: fail (1 of 2 checks failed) in ")
+        m.startswith(f"run {report.run_id} finished: fail (1 failed of 2 checks) in ")
         for m in messages
     )
 

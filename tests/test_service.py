@@ -243,7 +243,7 @@ def test_sigterm_stops_guardian_serve_cleanly(shop: Path) -> None:
 
     output = log_path.read_text()
     assert code == 0, output
-    assert "guardian service started with 1 jobs: quick (every 1s, next " in output
+    assert "guardian service started with 1 job: quick (every 1s, next " in output
     assert "received SIGTERM" in output
     assert "guardian service stopping" in output
     assert "guardian service stopped" in output

@@ -350,6 +350,26 @@ def test_job_statuses_show_last_run_next_run_and_failure_streak(
     assert adhoc_status.last_run.id == adhoc
 
 
+def test_a_saved_next_run_in_the_past_gives_way_to_the_schedule(
+    store: StateStore, state_url: str, tmp_path: Path
+) -> None:
+    config = load_config(_config(tmp_path, state_url))
+    past = dt.datetime(2020, 1, 1, 3, 0, tzinfo=dt.UTC)
+    store.save_job(
+        "nightly",
+        target="shop",
+        suites=["orders.yml"],
+        schedule="cron 0 3 * * *",
+        next_run_at=past,
+    )
+
+    nightly = {s.name: s for s in store.job_statuses(config)}["nightly"]
+
+    assert nightly.next_run_at is not None
+    assert nightly.next_run_at > dt.datetime.now(dt.UTC)
+    assert (nightly.next_run_at.hour, nightly.next_run_at.minute) == (3, 0)
+
+
 def test_upgrade_leaves_a_store_of_a_newer_guardian_alone(
     state_url: str, tmp_path: Path
 ) -> None:

@@ -93,6 +93,9 @@ class GuardianGroup(click.Group):
             ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
             err_console().print("interrupted", highlight=False)
+            app = ctx.find_object(AppContext)
+            if app is not None and app.output_format == "json":
+                print_json({"error": {"message": "interrupted"}, "exit_code": 130})
             ctx.exit(130)
 
 

@@ -90,8 +90,7 @@ class Service:
         crashed = self.store.mark_crashed_runs()
         if crashed:
             log.warning(
-                "runs %s were left running by a guardian that stopped; "
-                "marked them crashed",
+                "left running by a guardian that stopped, marked crashed: run %s",
                 ", ".join(str(run_id) for run_id in crashed),
             )
 
@@ -100,8 +99,8 @@ class Service:
         self._scheduler.start(paused=not self.leading)
 
         log.info(
-            "guardian service started with %d jobs: %s",
-            len(self.jobs),
+            "guardian service started with %s: %s",
+            "1 job" if len(self.jobs) == 1 else f"{len(self.jobs)} jobs",
             "; ".join(self._describe(name) for name in self.jobs),
         )
         if self.leading:

@@ -274,9 +274,14 @@ class StateStore:
             for name, job in config.model.jobs.items():
                 schedule = describe_schedule(job)
                 stored = saved.get(name)
+                # A time the service saved is right while it runs; once it is
+                # past (the service stopped), the schedule says what is next.
                 next_run = (
                     stored.next_run_at
-                    if stored is not None and stored.schedule == schedule
+                    if stored is not None
+                    and stored.schedule == schedule
+                    and stored.next_run_at is not None
+                    and stored.next_run_at > _now()
                     else next_fire_time(job)
                 )
                 statuses.append(
