@@ -91,3 +91,42 @@ def test_sql_that_does_not_compile_and_missing_keys(db: Db) -> None:
         "q": "error",
         "nokey": "warning",
     }
+
+
+def test_a_move_that_would_be_refused_is_a_warning(db: Db) -> None:
+    db.sql(
+        "CREATE TABLE events (kind text, v integer)",
+        "CREATE TABLE orders (id integer primary key, v integer)",
+    )
+    move = {"action": "quarantine", "mode": "move"}
+    problems = validate(
+        db,
+        {
+            "name": "e",
+            "table": "events",
+            "kind": "range",
+            "column": "v",
+            "min": 0,
+            "key": ["kind"],
+            "on_violation": move,
+        },
+        {
+            "name": "o",
+            "table": "orders",
+            "kind": "range",
+            "column": "v",
+            "min": 0,
+            "on_violation": move,
+        },
+        {
+            "name": "c",
+            "table": "events",
+            "kind": "range",
+            "column": "v",
+            "min": 0,
+            "key": ["kind"],
+            "on_violation": {"action": "quarantine", "mode": "copy"},
+        },
+    )
+    assert [(p.check, p.severity) for p in problems] == [("e", "warning")]
+    assert "has no primary key: the move will be refused" in problems[0].message

@@ -103,7 +103,26 @@ def _problems(
         found.append(problem(f"the check's SQL does not compile: {error}"))
     if not isinstance(plan, FreshnessPlan) and plan.note is not None:
         found.append(problem(plan.note, "warning"))
+    refusal = _move_refused(check, catalog)
+    if refusal is not None:
+        found.append(problem(refusal, "warning"))
     return found
+
+
+def _move_refused(check: Check, catalog: Catalog) -> str | None:
+    """Why a quarantine move asked for by ``check`` would be refused, if it would."""
+    action = check.on_violation
+    if action is None or not action.quarantines or action.mode != "move":
+        return None
+    if check.table is None:
+        return None
+    table = catalog.table(check.table)
+    if len(table.primary_key.columns) > 0:
+        return None
+    return (
+        f"on_violation moves rows, but table {check.table!r} has no primary key: "
+        "the move will be refused (mode: copy works without one)"
+    )
 
 
 def _compiles(conn: Connection, target: Target, plan: Plan) -> str | None:
