@@ -84,3 +84,22 @@ def test_brackets_in_messages_are_shown_not_taken_as_markup(tmp_path: Path) -> N
     result = CliRunner().invoke(cli, ["-c", str(config), "serve"])
     assert result.exit_code == 2
     assert "suites: [checks]" in result.output
+
+
+def test_suggested_commands_start_the_way_guardian_was_started(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from guardian.cli.common import invocation
+
+    monkeypatch.setattr(sys, "argv", ["/x/lib/guardian/__main__.py"])
+    assert invocation() == "python -m guardian"
+    script = tmp_path / "bin" / "guardian"
+    script.parent.mkdir()
+    script.write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(sys, "argv", ["bin/guardian"])
+    assert invocation() == "bin/guardian"
+    monkeypatch.setenv("PATH", str(script.parent))
+    script.chmod(0o755)
+    assert invocation() == "guardian"

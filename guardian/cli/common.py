@@ -93,6 +93,22 @@ format_option = click.option(
 )
 
 
+def invocation() -> str:
+    """How the user ran guardian, so that suggested commands can be pasted."""
+    import os
+    import shutil
+
+    argv0 = sys.argv[0] if sys.argv else ""
+    if os.path.basename(argv0) == "__main__.py":
+        return "python -m guardian"
+    on_path = shutil.which("guardian")
+    if on_path and argv0 and os.path.realpath(on_path) == os.path.realpath(argv0):
+        return "guardian"
+    if argv0 and os.path.basename(argv0) == "guardian" and os.path.exists(argv0):
+        return os.path.relpath(argv0) if not argv0.startswith("/") else argv0
+    return "guardian"
+
+
 def out_console() -> Console:
     """The console for results, on standard output."""
     from rich.console import Console

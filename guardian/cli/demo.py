@@ -17,7 +17,13 @@ import click
 from rich.console import Console
 
 from guardian.checks.results import RunReport, json_value
-from guardian.cli.common import err_console, format_option, out_console, print_json
+from guardian.cli.common import (
+    err_console,
+    format_option,
+    invocation,
+    out_console,
+    print_json,
+)
 from guardian.cli.render import render_report
 from guardian.demo import demo
 from guardian.demo.chinook import CHINOOK_VERSION
@@ -147,11 +153,14 @@ def _said_outcome(
         console.print(
             f"The run found exactly the {len(outcome.faults)} faults and nothing else."
         )
-    config = files.config
+    prog = f"{invocation()} -c {files.config}"
     console.print("Next:")
-    console.print(f"  guardian -c {config} check run -v   # run it again")
-    console.print(f"  guardian -c {config} status         # the runs so far")
-    console.print(f"  guardian -c {config} serve          # job {demo.JOB}")
+    console.print(f"  {prog} check run -v          # run it again", soft_wrap=True)
+    console.print(
+        f"  {prog} quarantine list       # what is still held", soft_wrap=True
+    )
+    console.print(f"  {prog} status                # the runs so far", soft_wrap=True)
+    console.print(f"  {prog} serve                 # job {demo.JOB}", soft_wrap=True)
 
 
 def _complain(outcome: demo.Outcome) -> None:
@@ -232,8 +241,6 @@ def _said_quarantine(
         console.print(
             f"   Back in {fixed.source}: {values}", markup=False, soft_wrap=True
         )
-    config = files.config
-    console.print(f"   guardian -c {config} quarantine list   # what is still held")
 
 
 def _quarantine_json(steps: QuarantineSteps) -> dict[str, Any]:
