@@ -27,6 +27,10 @@ class Db:
 
     target: Target
 
+    @classmethod
+    def of(cls, url: str) -> Db:
+        return cls(Target.from_url(url, "shop"))
+
     @property
     def dialect(self) -> str:
         return self.target.dialect

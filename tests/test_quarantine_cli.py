@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
@@ -143,3 +144,51 @@ def test_release_without_the_check_needs_force(qdb: Db, tmp_path: Path) -> None:
     )
     assert forced.exit_code == 0, forced.output
     assert qdb.rows("select count(*) from orders") == [(5,)]
+
+
+@pytest.mark.postgres
+def test_a_release_the_database_refuses_is_a_problem_not_a_failure(
+    pg_url: str, tmp_path: Path
+) -> None:
+    db = Db.of(pg_url)
+    config = _setup(db, tmp_path)
+    assert _guardian(config, "db", "upgrade").exit_code == 0
+    assert _guardian(config, "check", "run").exit_code == 1
+    db.run(
+        "alter table orders add column region text not null default 'eu'",
+        "alter table orders alter column region drop default",
+    )
+    before = db.digest("orders")
+
+    for extra in ((), ("--dry-run",)):
+        refused = _guardian(
+            config, "quarantine", "release", "--check", "amount_positive", *extra
+        )
+
+        assert refused.exit_code == 1, refused.output
+        assert "column region of orders was added NOT NULL" in refused.output
+        assert "still in quarantine" in refused.output
+        assert db.digest("orders") == before
+    assert len(db.held("orders")) == 2
+    db.dispose()
+
+
+def test_list_of_an_unknown_check_and_an_empty_release_say_so(
+    qdb: Db, tmp_path: Path
+) -> None:
+    config = _setup(qdb, tmp_path)
+    assert _guardian(config, "db", "upgrade").exit_code == 0
+    assert _guardian(config, "check", "run").exit_code == 1
+
+    unknown = _guardian(config, "quarantine", "list", "--check", "nosuch")
+    known = _guardian(config, "quarantine", "list", "--check", "amount_positive")
+    released = _guardian(config, "quarantine", "release", "--check", "amount_positive")
+
+    assert unknown.exit_code == 2
+    assert "check nosuch is unknown to the quarantine ledger" in unknown.output
+    assert known.exit_code == 0
+    assert "amount_positive" in known.output
+    assert released.exit_code == 1  # both rows still violate
+    assert "nothing to release" in released.output
+    assert "rows: \n" not in released.output
+    assert "still violate" in released.output

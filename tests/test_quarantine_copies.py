@@ -1,4 +1,4 @@
-"""Releasing copies: an edited copy reaches its row; anything else is dismissed."""
+"""Releasing copies: an edited copy reaches its row; a fixed one is dismissed."""
 
 from __future__ import annotations
 
@@ -46,14 +46,15 @@ def test_an_edited_copy_is_applied_to_its_row(qdb: Db) -> None:
     result = _release(qdb, ids[2], ids[3])
 
     assert result.released == [ids[2]]
-    assert result.dismissed == [ids[3]]  # unedited: nothing to apply
-    assert (result.conflicts, result.still_violating) == ([], [])
+    # Unedited, and its row still violates: it stays, like a moved row.
+    assert (result.dismissed, result.still_violating) == ([], [ids[3]])
+    assert (result.conflicts, result.changed) == ([], [])
     assert qdb.rows("select * from items order by id") == [
         (1, 5, "a"),
         (2, 4, "b"),
         (3, -7, "c"),
     ]
-    assert _statuses(qdb) == [(2, "released"), (3, "released")]
+    assert _statuses(qdb) == [(2, "released"), (3, "copied")]
 
 
 def test_an_unedited_copy_of_a_fixed_row_is_dismissed(qdb: Db) -> None:
@@ -65,7 +66,25 @@ def test_an_unedited_copy_of_a_fixed_row_is_dismissed(qdb: Db) -> None:
 
     assert (result.released, result.dismissed) == ([], [ids[3]])
     assert qdb.rows("select qty from items where id = 3") == [(1,)]
-    assert _statuses(qdb) == [(2, "copied"), (3, "released")]
+    assert _statuses(qdb) == [(2, "copied"), (3, "dismissed")]
+
+
+def test_an_unedited_copy_of_a_row_that_still_violates_stays(qdb: Db) -> None:
+    ids = _copied(qdb)
+    before = qdb.digest("items")
+
+    kept = _release(qdb, ids[2], ids[3])
+
+    assert (kept.dismissed, kept.still_violating) == ([], [ids[2], ids[3]])
+    assert kept.problems
+    assert _statuses(qdb) == [(2, "copied"), (3, "copied")]
+    plan = plan_release(qdb.target, ids=[ids[2]])
+    unknown = execute_release(qdb.target, plan, [])
+    assert "not in the suites given" in unknown.kept.get(ids[2], "")
+    forced = execute_release(qdb.target, plan, [suite(COPY)], force=True)
+    assert forced.dismissed == [ids[2]]
+    assert _statuses(qdb) == [(2, "dismissed"), (3, "copied")]
+    assert qdb.digest("items") == before
 
 
 def test_an_edit_never_overwrites_a_change_made_to_the_row(qdb: Db) -> None:
@@ -75,7 +94,7 @@ def test_an_edit_never_overwrites_a_change_made_to_the_row(qdb: Db) -> None:
 
     result = _release(qdb, ids[2])
 
-    assert result.conflicts == [ids[2]]
+    assert (result.changed, result.conflicts) == ([ids[2]], [])
     assert result.released == []
     assert qdb.rows("select qty, note from items where id = 2") == [
         (-1, "changed by the application")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from guardian.quarantine.release import execute_release, plan_release
 from tests.quarantine_support import Db, move, qdb, suite
 
@@ -177,3 +179,52 @@ def test_cascade_on_a_self_referencing_table_moves_each_row_once(qdb: Db) -> Non
 
     assert len(released.released) == 4
     assert qdb.digest("staff") == before
+
+
+@pytest.mark.postgres
+def test_a_cycle_through_a_self_reference_goes_out_and_back(pg_url: str) -> None:
+    db = Db.of(pg_url)
+    db.run(
+        "create table staff (id integer primary key, "
+        "boss_id integer references staff (id), state text)",
+        "insert into staff values (1, null, 'active'), (5, 6, 'gone'), "
+        "(6, 5, 'active')",
+    )
+    before = db.digest("staff")
+    checks = suite(SELF)
+
+    result = move(db, checks.checks[0])
+
+    assert (result.moved, result.cascaded) == (1, {"staff": 1})
+    assert db.rows("select id from staff") == [(1,)]
+    plan = plan_release(db.target, check="active")
+    kept = execute_release(db.target, plan, [checks])
+    assert (kept.still_violating, kept.released) == ([plan.entries[0].id], [])
+    assert "still in quarantine" in kept.kept[plan.entries[1].id]
+    assert db.rows("select id from staff") == [(1,)]
+    dry = execute_release(db.target, plan, [checks], force=True, dry_run=True)
+    assert len(dry.released) == 2
+    assert db.rows("select id from staff") == [(1,)]
+
+    released = execute_release(db.target, plan, [checks], force=True)
+
+    assert len(released.released) == 2
+    assert db.digest("staff") == before
+    db.dispose()
+
+
+def test_a_row_held_by_two_tables_names_both(qdb: Db) -> None:
+    _tables(qdb)
+    qdb.run(
+        "create table notes (id integer primary key, "
+        "parent_id integer references parents (id))",
+        "insert into notes values (1, 2)",
+    )
+    checks = suite(CHECK.replace("DEPENDENTS", "hold"))
+
+    result = move(qdb, checks.checks[0])
+
+    assert result.held_in_place == 1
+    assert sorted(result.held_by) == ["children(parent_id)", "notes(parent_id)"]
+    held = qdb.held("parents", "held_in_place")
+    assert [r[-2] for r in held] == ["children(parent_id), notes(parent_id)"]

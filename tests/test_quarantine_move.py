@@ -129,9 +129,12 @@ def test_copy_mode_leaves_rows_and_does_not_pile_up(qdb: Db) -> None:
     assert (first.copied, second.copied) == (2, 0)
     assert qdb.digest("items") == before
     assert len(qdb.held("items", "copied")) == 2
+    kept = _release(qdb, checks, check="positive")
+    assert (len(kept.dismissed), len(kept.still_violating)) == (0, 2)
+    qdb.run("update items set qty = 0 where qty < 0")
     released = _release(qdb, checks, check="positive")
     assert len(released.dismissed) == 2
-    assert qdb.digest("items") == before
+    assert len(qdb.held("items", "dismissed")) == 2
 
 
 def test_budget_refuses_and_changes_nothing(qdb: Db) -> None:
@@ -149,6 +152,43 @@ def test_budget_refuses_and_changes_nothing(qdb: Db) -> None:
     assert share.refused is not None
     assert "over the budget of 25.0%" in share.refused
     assert qdb.digest("items") == before
+
+
+def test_the_budget_holds_for_the_rows_selected_at_move_time(qdb: Db) -> None:
+    qdb.run(
+        "create table items (id integer primary key, qty integer, note text)",
+        "insert into items values (1, -1, 'bad'), (2, 5, 'ok'), (3, 6, 'ok')",
+    )
+    config = QuarantineConfig(max_rows=3, max_share=1.0)
+    check = suite(RANGE).checks[0]
+    plan = plan_move(qdb.target, "s", check, config=config)
+    assert plan.refused is None
+    values = ", ".join(f"({i}, -{i}, 'late')" for i in range(10, 310))
+    qdb.run(
+        f"insert into items values {values}", "update items set qty = 1 where id = 1"
+    )
+    before = qdb.digest("items")
+
+    result = execute_move(qdb.target, plan, config=config)
+
+    assert result.refused is not None
+    assert "found 300 violating rows at move time" in result.refused
+    assert "over the budget of 3 rows" in result.refused
+    assert result.total == 0
+    assert qdb.digest("items") == before
+    assert qdb.rows("select count(*) from items where qty < 0") == [(300,)]
+
+
+def test_rows_fixed_between_check_and_move_stay(qdb: Db) -> None:
+    _items(qdb)
+    config = QuarantineConfig(max_rows=3, max_share=1.0)
+    plan = plan_move(qdb.target, "s", suite(RANGE).checks[0], config=config)
+    qdb.run("update items set qty = 1 where id = 2")
+
+    result = execute_move(qdb.target, plan, config=config)
+
+    assert (result.refused, result.moved) == (None, 1)
+    assert qdb.rows("select id from items order by id") == [(1,), (2,), (4,)]
 
 
 def test_release_conflict_when_key_reused(qdb: Db) -> None:

@@ -65,6 +65,8 @@ def list_command(
         statuses=None if everything else ("held", "held_in_place", "copied"),
     )
     entries = _read(app, target, wanted)
+    if check_name and not entries:
+        _known_check(app, target, check_name)
     if output_format == "json":
         print_json({"target": target.name, "entries": [e.to_json() for e in entries]})
         return
@@ -231,6 +233,23 @@ def purge_command(
     _print_purge([f"purged {len(purged)} rows"], data, output_format, False)
 
 
+def _known_check(app: AppContext, target: Target, check_name: str) -> None:
+    """UsageError when no row of ``check_name`` was ever quarantined on ``target``."""
+    if _read(app, target, Filter(check=check_name)):
+        return
+    store = open_store(app.config())
+    try:
+        known = ledger.knows_check(store, target.name, check_name)
+    finally:
+        store.dispose()
+    if not known:
+        raise UsageError(
+            f"check {check_name} is unknown to the quarantine ledger of target "
+            f"{target.name}: no row of it was ever quarantined",
+            hint="`guardian quarantine list` shows the checks with rows held",
+        )
+
+
 def _read(app: AppContext, target: Target, wanted: Filter) -> list[Entry]:
     place = Place.of(target.dialect, app.config().model.quarantine)
     try:
@@ -254,7 +273,10 @@ def _key(entry: Entry) -> str:
 def _print_release(result: ReleaseResult) -> None:
     console = out_console()
     prefix = "would release" if result.dry_run else "released"
-    console.print(f"{prefix} {len(result.released)} rows: {_ids(result.released)}")
+    if result.released:
+        console.print(f"{prefix} {len(result.released)} rows: {_ids(result.released)}")
+    elif not result.dismissed:
+        console.print("nothing to release")
     if result.dismissed:
         verb = "would dismiss" if result.dry_run else "dismissed"
         console.print(
@@ -264,6 +286,11 @@ def _print_release(result: ReleaseResult) -> None:
         console.print(
             f"[yellow]kept {len(result.conflicts)} rows whose key is in use again:[/] "
             f"{_ids(result.conflicts)}"
+        )
+    if result.changed:
+        console.print(
+            f"[yellow]kept {len(result.changed)} copies whose row changed since it "
+            f"was copied:[/] {_ids(result.changed)}"
         )
     if result.still_violating:
         console.print(

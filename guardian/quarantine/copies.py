@@ -4,13 +4,17 @@ A user who fixes such a copy with plain SQL expects the fix to reach the
 table. So a release compares three things for each copy: its values now,
 the source row now, and the checksum taken when the copy was made.
 
-- The copy equals the source row: nothing to apply; the copy is dismissed.
+- The copy equals the source row: nothing to apply; the copy is dismissed
+  once the row no longer violates its check (or with ``--force``), and
+  stays held while it does, like a moved row.
 - The copy differs and the source row still has the checksum of the copy
   time: the copy was edited; its values are written to the source row by
   key, the row is re-validated against its check, and one that still
   violates gets its old values back and stays (unless forced).
-- The copy differs and the source row changed since (or is gone): a
-  conflict, reported; guardian never overwrites a change it did not see.
+- The copy was not edited but the row was: the same as an unedited copy.
+- The copy was edited and the source row changed since (or is gone): a
+  conflict, reported as changed since it was copied; guardian never
+  overwrites a change it did not see.
 
 A source row that is gone, with a copy left as it was, is dismissed. A
 table without a primary key has no key to apply an edit by: an edited copy
@@ -33,11 +37,14 @@ Values = dict[str, Any]
 
 @dataclass
 class CopyOutcome:
-    """What became of each copy: applied, dismissed, or kept and why."""
+    """What became of each copy: applied, dismissed, or kept and why.
+
+    ``changed``: copies whose row changed since it was copied (a conflict).
+    """
 
     applied: list[int] = field(default_factory=list)
     dismissed: list[int] = field(default_factory=list)
-    conflicts: list[int] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)
     still_violating: list[int] = field(default_factory=list)
     kept: dict[int, str] = field(default_factory=dict)
 
@@ -77,10 +84,11 @@ def settle_copies(
             _gone(copy, outcome)
             continue
         values, checksum = current
-        if all(values[n] == copy.values[n] for n in names):
-            outcome.dismissed.append(copy.id)
+        if copy.unedited or all(values[n] == copy.values[n] for n in names):
+            # Nothing to apply: the row (fixed in its table, or not) decides.
+            _unedited(conn, source, keys, copy, violating, force, outcome)
         elif checksum != copy.checksum:
-            outcome.conflicts.append(copy.id)
+            outcome.changed.append(copy.id)
         elif violating is None and not force:
             outcome.kept[copy.id] = (
                 "its check is not in the suites given, so the edit cannot be "
@@ -169,6 +177,37 @@ def _apply(
             outcome.still_violating.append(copy.id)
             return
     outcome.applied.append(copy.id)
+
+
+def _unedited(
+    conn: Connection,
+    source: sa.Table,
+    keys: list[str],
+    copy: _Copy,
+    violating: sa.ColumnElement[bool] | None,
+    force: bool,
+    outcome: CopyOutcome,
+) -> None:
+    """Dismiss a copy equal to its row, once the row no longer violates.
+
+    The same rule as for a moved row: one that still breaks its check (or
+    whose check cannot be asked) stays held unless forced.
+    """
+    if force:
+        outcome.dismissed.append(copy.id)
+        return
+    if violating is None:
+        outcome.kept[copy.id] = (
+            "its check is not in the suites given, so the row cannot be "
+            "re-validated (use --force to dismiss the copy anyway)"
+        )
+        return
+    same_row = [source.c[k] == copy.values[k] for k in keys]
+    query = sa.select(sa.literal(1)).select_from(source).where(violating, *same_row)
+    if conn.execute(query).first() is not None:
+        outcome.still_violating.append(copy.id)
+    else:
+        outcome.dismissed.append(copy.id)
 
 
 def _gone(copy: _Copy, outcome: CopyOutcome) -> None:

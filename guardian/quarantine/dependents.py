@@ -35,25 +35,17 @@ class Reference:
 
 
 def references_to(conn: Connection, table: sa.Table) -> list[Reference]:
-    """Every foreign key, in any table of the table's schema, pointing at it."""
-    inspector = sa.inspect(conn)
-    schema = table.schema
-    found: list[Reference] = []
+    """Every foreign key, in any table of any schema, pointing at ``table``.
+
+    A referencing table in another schema is reflected with its schema, so
+    that PostgreSQL never cascades a delete (or sets a column to NULL) in a
+    table the move did not see.
+    """
     metadata = sa.MetaData()
-    for name in _candidates(conn, table):
-        for fk in inspector.get_foreign_keys(name, schema=schema):
-            if fk["referred_table"] != table.name:
-                continue
-            if (fk.get("referred_schema") or schema) != schema:
-                continue
-            child = sa.Table(name, metadata, schema=schema, autoload_with=conn)
-            found.append(
-                Reference(
-                    child,
-                    tuple(fk["constrained_columns"]),
-                    tuple(fk["referred_columns"]),
-                )
-            )
+    found: list[Reference] = []
+    for key in _foreign_keys(conn, table):
+        child = sa.Table(key.name, metadata, schema=key.schema, autoload_with=conn)
+        found.append(Reference(child, key.columns, key.parent_columns))
     return found
 
 
@@ -82,21 +74,78 @@ def table_key(table: sa.Table) -> tuple[str | None, str]:
     return (table.schema, table.name)
 
 
-def _candidates(conn: Connection, table: sa.Table) -> list[str]:
-    """Names of the tables of the schema that may reference ``table``.
+@dataclass(frozen=True)
+class _ForeignKey:
+    schema: str | None
+    name: str
+    columns: tuple[str, ...]
+    parent_columns: tuple[str, ...]
 
-    PostgreSQL answers from pg_constraint in one query; SQLite has no such
-    catalog, so every table there is a candidate.
+
+def _foreign_keys(conn: Connection, table: sa.Table) -> list[_ForeignKey]:
+    """The foreign keys onto ``table``, each with its table's schema and name.
+
+    PostgreSQL answers from pg_constraint, across every schema; SQLite has
+    no such catalog (nor other schemas a key could come from), so every
+    table of the schema is asked.
     """
     if conn.dialect.name != "postgresql":
-        return list(sa.inspect(conn).get_table_names(schema=table.schema))
+        return _sqlite_foreign_keys(conn, table)
     quote = conn.dialect.identifier_preparer.quote_identifier
     name = quote(table.name)
     if table.schema:
         name = f"{quote(table.schema)}.{name}"
     query = sa.text(
-        "SELECT DISTINCT c.relname FROM pg_constraint k "
+        "SELECT n.nspname, c.relname, "
+        "ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY "
+        "AS u(num, pos) JOIN pg_attribute a ON a.attrelid = k.conrelid "
+        "AND a.attnum = u.num ORDER BY u.pos), "
+        "ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY "
+        "AS u(num, pos) JOIN pg_attribute a ON a.attrelid = k.confrelid "
+        "AND a.attnum = u.num ORDER BY u.pos), "
+        "p.nspname "
+        "FROM pg_constraint k "
         "JOIN pg_class c ON c.oid = k.conrelid "
-        "WHERE k.contype = 'f' AND k.confrelid = to_regclass(:name)"
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_class pc ON pc.oid = k.confrelid "
+        "JOIN pg_namespace p ON p.oid = pc.relnamespace "
+        "WHERE k.contype = 'f' AND k.confrelid = to_regclass(:name) "
+        "ORDER BY n.nspname, c.relname, k.conname"
     )
-    return [str(n) for n in conn.execute(query, {"name": name}).scalars()]
+    found = []
+    for schema, relname, columns, parent_columns, parent_schema in conn.execute(
+        query, {"name": name}
+    ):
+        # A child in the parent's own schema is named the way the parent is
+        # (unqualified when the suite named the parent so), as reports show it.
+        same = schema == parent_schema
+        found.append(
+            _ForeignKey(
+                table.schema if same else str(schema),
+                str(relname),
+                tuple(str(c) for c in columns),
+                tuple(str(c) for c in parent_columns),
+            )
+        )
+    return found
+
+
+def _sqlite_foreign_keys(conn: Connection, table: sa.Table) -> list[_ForeignKey]:
+    inspector = sa.inspect(conn)
+    schema = table.schema
+    found = []
+    for name in inspector.get_table_names(schema=schema):
+        for fk in inspector.get_foreign_keys(name, schema=schema):
+            if fk["referred_table"] != table.name:
+                continue
+            if (fk.get("referred_schema") or schema) != schema:
+                continue
+            found.append(
+                _ForeignKey(
+                    schema,
+                    name,
+                    tuple(fk["constrained_columns"]),
+                    tuple(fk["referred_columns"]),
+                )
+            )
+    return found

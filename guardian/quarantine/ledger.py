@@ -158,6 +158,21 @@ def movements(
         return [_movement(r) for r in session.scalars(query.limit(limit))]
 
 
+def knows_check(store: StateStore, target: str, check: str) -> bool:
+    """Whether the ledger of ``target`` has any movement of ``check``.
+
+    ``check`` is a check's name, or ``suite.check``.
+    """
+    record = QuarantineMovementRecord
+    suite, _, name = check.rpartition(".")
+    named = record.check_name == check
+    if suite:
+        named = sa.or_(named, sa.and_(record.suite == suite, record.check_name == name))
+    query = sa.select(record.id).where(record.target == target, named).limit(1)
+    with store.session("read") as session:
+        return session.scalars(query).first() is not None
+
+
 def _record(
     target: str,
     movement: str,

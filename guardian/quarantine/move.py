@@ -37,7 +37,12 @@ from guardian.quarantine.dependents import (
     references_to,
     table_key,
 )
-from guardian.quarantine.plan import MovePlan, MoveResult, over_budget
+from guardian.quarantine.plan import (
+    MovePlan,
+    MoveResult,
+    over_budget,
+    over_budget_at_move,
+)
 from guardian.quarantine.spec import OnViolation, QuarantineConfig
 from guardian.quarantine.tables import Place
 from guardian.targets import Target, mask_url
@@ -102,12 +107,9 @@ def _plan(
     if violations is None:
         violations = _count(conn, source, violating.condition)
     table_rows = _table_rows(conn, source)
-    refused = over_budget(
-        violations,
-        table_rows,
-        action.max_rows or config.max_rows,
-        action.max_share or config.max_share,
-    )
+    max_rows = action.max_rows or config.max_rows
+    max_share = action.max_share or config.max_share
+    refused = over_budget(violations, table_rows, max_rows, max_share)
     if action.mode == "move" and not source.primary_key.columns:
         refused = (
             f"table {display_name(source)} has no primary key, so its rows cannot "
@@ -128,6 +130,8 @@ def _plan(
         table_rows=table_rows,
         run_id=run_id,
         refused=refused,
+        max_rows=max_rows,
+        max_share=max_share,
     )
 
 
@@ -279,6 +283,11 @@ class _Mover:
         self._begin()
         try:
             self._unchanged()
+            self.result.refused = self._over_budget()
+            if self.result.refused:
+                log.warning("quarantine %s: %s", plan.check.name, self.result.refused)
+                self.conn.rollback()
+                return
             if plan.mode == "copy":
                 self._lock(plan.condition)
                 self.result.copied = self._copy(
@@ -328,6 +337,21 @@ class _Mover:
                 at=self.now,
                 mode=plan.mode,
             )
+        )
+
+    def _over_budget(self) -> str | None:
+        """Why the rows selected now are over the budget, or None.
+
+        Counted under the rows' locks, inside the move's transaction: the
+        rows counted are the rows the move takes.
+        """
+        plan = self.plan
+        if plan.max_rows is None or plan.max_share is None:
+            return None
+        self._lock(plan.condition)
+        found = _count(self.conn, plan.source, plan.condition)
+        return over_budget_at_move(
+            found, plan.violations, plan.table_rows, plan.max_rows, plan.max_share
         )
 
     def _unchanged(self) -> None:
@@ -471,11 +495,18 @@ class _Mover:
         return int(count)
 
     def _held_by(self) -> sa.ColumnElement[Any]:
-        whens = [
-            (_referenced(ref, self.plan.source), sa.literal(ref.label, sa.Text))
-            for ref in self.plan.references
-        ]
-        return sa.case(*whens, else_=sa.null())
+        """Every referencing table that holds the row, comma-separated."""
+        labels: sa.ColumnElement[Any] = sa.literal("", sa.Text)
+        for ref in self.plan.references:
+            label = sa.literal(f"{ref.label}, ", sa.Text)
+            found = sa.case(
+                (_referenced(ref, self.plan.source), label),
+                else_=sa.literal("", sa.Text),
+            )
+            labels = labels + found
+        # Labels end with ")", so trimming commas and blanks cuts the last
+        # separator only.
+        return sa.func.nullif(sa.func.rtrim(labels, ", "), "")
 
     def _move_postgres(
         self, quarantine: sa.Table, where: sa.ColumnElement[bool]

@@ -41,6 +41,26 @@ def over_budget(
     return None
 
 
+def over_budget_at_move(
+    found: int, checked: int, table_rows: int, max_rows: int, max_share: float
+) -> str | None:
+    """Why the ``found`` rows selected at move time are too many, or None.
+
+    Rows can go bad between the check and the move; the budget holds for
+    the rows the move would actually take, not for the check's count.
+    """
+    if over_budget(found, table_rows, max_rows, max_share) is None:
+        return None
+    if found > max_rows:
+        limit = f"the budget of {max_rows} rows"
+    else:
+        limit = f"the budget of {max_share:.1%} of the table's {table_rows} rows"
+    return (
+        f"found {found} violating rows at move time (the check found {checked}), "
+        f"over {limit}; nothing was quarantined"
+    )
+
+
 @dataclass(frozen=True)
 class MovePlan:
     """Quarantine of one check's violating rows of one table.
@@ -50,7 +70,8 @@ class MovePlan:
     says why nothing will be quarantined (budget, no primary key).
     ``references`` are the foreign keys pointing at the source; ``tree``,
     for ``dependents: cascade``, every foreign key on the way down from it
-    (children, grandchildren…), breadth first.
+    (children, grandchildren…), breadth first. ``max_rows`` and
+    ``max_share`` are the budget, checked again at move time (None: none).
     """
 
     suite: str
@@ -66,6 +87,8 @@ class MovePlan:
     run_id: int | None = None
     refused: str | None = None
     tree: tuple[Reference, ...] = ()
+    max_rows: int | None = None
+    max_share: float | None = None
 
     @property
     def keys(self) -> list[sa.Column[Any]]:

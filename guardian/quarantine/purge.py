@@ -25,7 +25,7 @@ from guardian.targets import Target, mask_url
 
 log = logging.getLogger(__name__)
 
-PURGEABLE = (*tables.WAITING, tables.RELEASED)
+PURGEABLE = (*tables.WAITING, tables.RELEASED, tables.DISMISSED)
 
 
 @dataclass(frozen=True)

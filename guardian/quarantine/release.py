@@ -5,7 +5,12 @@ inserted into the source, the check's predicate is asked about it, and a row
 that still violates is taken out again (unless forced), all inside the one
 transaction, so nobody ever sees it. A key that was re-used in the source
 meanwhile is a conflict: reported, never overwritten. Columns the source
-gained since the quarantine take their defaults. Rows that were only copied
+gained since the quarantine take their defaults. The moved rows of one
+table go back in one statement, so rows that reference each other (a cycle
+through a self-referencing key) meet the key at the statement's end; a row
+that stays keeps the rows referencing it in quarantine with it. A database
+refusal (a NOT NULL column added since, a foreign key) is exit code 1 with
+what to fix, not a failure to run. Rows that were only copied
 (copy mode, or held in place) never left: releasing an unedited copy
 dismisses it, and releasing an edited one applies the edit to the row
 (see :mod:`copies`).
@@ -27,7 +32,13 @@ from guardian.checks import compiler
 from guardian.checks.reflect import Catalog
 from guardian.checks.spec import Check
 from guardian.checks.suite import Suite
-from guardian.errors import GuardianError, QuarantineError, SuiteError, UsageError
+from guardian.errors import (
+    ExitCode,
+    GuardianError,
+    QuarantineError,
+    SuiteError,
+    UsageError,
+)
 from guardian.quarantine import rows, tables
 from guardian.quarantine.copies import settle_copies
 from guardian.quarantine.entries import Entry, Filter, read_entries
@@ -63,6 +74,7 @@ class ReleaseResult:
     released: list[int] = field(default_factory=list)
     dismissed: list[int] = field(default_factory=list)
     conflicts: list[int] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)
     still_violating: list[int] = field(default_factory=list)
     kept: dict[int, str] = field(default_factory=dict)
     missing: list[int] = field(default_factory=list)
@@ -71,7 +83,13 @@ class ReleaseResult:
     @property
     def problems(self) -> bool:
         """True when some entry asked for stayed in quarantine."""
-        return bool(self.conflicts or self.still_violating or self.kept or self.missing)
+        return bool(
+            self.conflicts
+            or self.changed
+            or self.still_violating
+            or self.kept
+            or self.missing
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON form."""
@@ -79,6 +97,7 @@ class ReleaseResult:
             "released": self.released,
             "dismissed": self.dismissed,
             "conflicts": self.conflicts,
+            "changed": self.changed,
             "still_violating": self.still_violating,
             "kept": {str(k): v for k, v in self.kept.items()},
             "missing": self.missing,
@@ -148,6 +167,8 @@ def execute_release(
                 conn.commit()
     except GuardianError:
         raise
+    except (sa.exc.IntegrityError, sa.exc.DataError) as exc:
+        raise _refused(exc, plan) from None
     except SQLAlchemyError as exc:
         orig = getattr(exc, "orig", None)
         text = str(orig if orig is not None else exc).strip().splitlines()
@@ -158,9 +179,59 @@ def execute_release(
     log.info(
         "quarantine release: %d released, %d kept",
         len(result.released),
-        len(result.conflicts) + len(result.still_violating) + len(result.kept),
+        len(result.conflicts)
+        + len(result.changed)
+        + len(result.still_violating)
+        + len(result.kept),
     )
     return result
+
+
+class ReleaseRefused(QuarantineError):
+    """The database refused to take rows back; nothing changed.
+
+    The release ran and found a problem with the rows (a constraint they
+    break), so this is exit code 1, not the 3 of a target out of reach.
+    """
+
+    exit_code = ExitCode.PROBLEMS
+
+
+def _refused(exc: SQLAlchemyError, plan: ReleasePlan) -> ReleaseRefused:
+    """What the database refused, on which rows, and what to do about it."""
+    orig = getattr(exc, "orig", None)
+    lines = str(orig if orig is not None else exc).strip().splitlines()
+    first = mask_url(lines[0] if lines else type(exc).__name__)
+    diag = getattr(orig, "diag", None)
+    detail = getattr(diag, "message_detail", None)
+    column = getattr(diag, "column_name", None)
+    table = getattr(diag, "table_name", None)
+    constraint = getattr(diag, "constraint_name", None)
+    tables_of = sorted({e.source for e in plan.entries})
+    where = ", ".join(tables_of)
+    message = (
+        f"release into {where} refused by the database ({first}"
+        + (f"; {detail}" if detail else "")
+        + "); the transaction was rolled back and every row is still in quarantine"
+    )
+    if column and "null" in first.lower():
+        hint = (
+            f"column {column} of {table or where} was added NOT NULL without a "
+            "default: set it in the quarantine table, or give the column a default"
+        )
+    elif "foreign key" in first.lower():
+        hint = (
+            f"constraint {constraint or '?'}: the rows reference rows that are not "
+            "in their tables; release those first, or fix the values in the "
+            "quarantine table"
+        )
+    else:
+        hint = (
+            f"fix the rows in the quarantine table so that they meet "
+            f"{'constraint ' + constraint if constraint else 'the constraint'}, "
+            "then release again"
+        )
+    return ReleaseRefused(message, hint=hint)
 
 
 class _Releaser:
@@ -189,59 +260,81 @@ class _Releaser:
             self.conn.exec_driver_sql("BEGIN IMMEDIATE")
         set_timeouts(self.conn, self.target)
         released: set[int] = set()
-        for group in _groups(plan.entries):
-            ready: list[Entry] = []
-            for entry in group:
-                parent = entry.dependent_of
-                # A parent earlier in the same group goes back in the same
-                # statement (a table that references itself).
-                if (
-                    parent is not None
-                    and parent not in released
-                    and parent not in {e.id for e in ready}
-                    and self._waiting(parent)
-                ):
-                    self.result.kept[entry.id] = (
-                        f"the row it references ({parent}) is still in quarantine"
-                    )
-                    continue
-                ready.append(entry)
-            if ready:
-                released |= self._release_group(ready)
+        for batch in _batches(_groups(plan.entries)):
+            here = {e.id for group in batch for e in group}
+            groups: list[list[Entry]] = []
+            for group in batch:
+                ready: list[Entry] = []
+                for entry in group:
+                    parent = entry.dependent_of
+                    # A parent in the same table goes back in the same
+                    # statement (a table that references itself).
+                    if (
+                        parent is not None
+                        and parent not in released
+                        and parent not in here
+                        and self._waiting(parent)
+                    ):
+                        self._behind(entry.id, parent)
+                        continue
+                    ready.append(entry)
+                if ready:
+                    groups.append(ready)
+            if groups:
+                released |= self._release_batch(groups)
+
+    def _behind(self, entry_id: int, parent: int) -> None:
+        self.result.kept[entry_id] = (
+            f"the row it references ({parent}) is still in quarantine"
+        )
 
     def _waiting(self, entry_id: int) -> bool:
         wanted = Filter(ids=[entry_id], statuses=tables.WAITING)
         return bool(read_entries(self.conn, self.place, wanted))
 
-    def _release_group(self, group: list[Entry]) -> set[int]:
-        """Release entries of one quarantine table and one check; ids released."""
-        first = group[0]
+    def _release_batch(self, groups: list[list[Entry]]) -> set[int]:
+        """Release entries of one quarantine table; the ids released.
+
+        Every moved row of the table goes back in one INSERT, so that rows
+        referencing each other (a cycle through a self-referencing key)
+        satisfy the key at the end of that statement.
+        """
+        first = groups[0][0]
         quarantine = tables.reflect_quarantine(
             self.conn, self.place, first.table.quarantine_table
         )
-        ids = self._lock(quarantine, [e.id for e in group])
-        copies = [e.id for e in group if e.id in ids and e.status != tables.HELD]
-        settled = self._settle(quarantine, first, copies) if copies else set()
-        held = [e.id for e in group if e.id in ids and e.status == tables.HELD]
-        if not held:
-            return settled
-        copies = sorted(settled)
-
+        locked = self._lock(quarantine, [e.id for g in groups for e in g])
+        done: set[int] = set()
+        parts: list[tuple[Check | None, list[int]]] = []
+        staying: set[int] = set()
+        for group in groups:
+            copies = [e.id for e in group if e.id in locked and e.status != tables.HELD]
+            if copies:
+                done |= self._settle(quarantine, group[0], copies)
+            held = [e.id for e in group if e.id in locked and e.status == tables.HELD]
+            if not held:
+                continue
+            if group[0].dependent_of is not None:
+                # Moved along with the row it references, not for breaking a
+                # rule of its own: there is nothing to re-validate.
+                parts.append((None, held))
+                continue
+            check = self._check(group[0])
+            if check is None and not self.force:
+                for entry_id in held:
+                    self.result.kept[entry_id] = (
+                        f"check {group[0].suite}.{group[0].check} is not in the "
+                        "suites given, so the row cannot be re-validated (use "
+                        "--force to release anyway)"
+                    )
+                staying.update(held)
+                continue
+            parts.append((check, held))
+        if not parts:
+            return done
+        parents = {e.id: e.dependent_of for g in groups for e in g}
         source = self._source(first)
-        if first.dependent_of is not None:
-            # Moved along with the row it references, not for breaking a rule
-            # of its own: there is nothing to re-validate.
-            return set(copies) | self._put_back(quarantine, source, None, held)
-        check = self._check(first)
-        if check is None and not self.force:
-            for entry_id in held:
-                self.result.kept[entry_id] = (
-                    f"check {first.suite}.{first.check} is not in the suites given, "
-                    "so the row cannot be re-validated (use --force to release anyway)"
-                )
-            return set(copies)
-        done = self._put_back(quarantine, source, check, held)
-        return set(copies) | done
+        return done | self._put_back(quarantine, source, parts, parents, staying)
 
     def _settle(self, quarantine: sa.Table, first: Entry, ids: list[int]) -> set[int]:
         """Dismiss the copies, or apply their edits to the rows (see copies)."""
@@ -259,10 +352,11 @@ class _Releaser:
         done = settle_copies(
             self.conn, quarantine, source, ids, violating, force=self.force
         )
-        self._mark(quarantine, done.applied + done.dismissed)
+        self._mark(quarantine, done.applied)
+        self._mark(quarantine, done.dismissed, tables.DISMISSED)
         self.result.released.extend(done.applied)
         self.result.dismissed.extend(done.dismissed)
-        self.result.conflicts.extend(done.conflicts)
+        self.result.changed.extend(done.changed)
         self.result.still_violating.extend(done.still_violating)
         self.result.kept.update(done.kept)
         return set(done.applied + done.dismissed)
@@ -303,9 +397,15 @@ class _Releaser:
         self,
         quarantine: sa.Table,
         source: sa.Table,
-        check: Check | None,
-        ids: list[int],
+        parts: list[tuple[Check | None, list[int]]],
+        parents: dict[int, int | None],
+        staying: set[int],
     ) -> set[int]:
+        """Insert the moved rows ``parts`` in one statement, re-validate each part.
+
+        A row that stays (a conflict, still violating, or in ``staying``)
+        keeps the rows of this table that reference it in quarantine too.
+        """
         keys = [c.name for c in source.primary_key.columns]
         if not keys:
             raise QuarantineError(
@@ -315,11 +415,13 @@ class _Releaser:
         if self.target.dialect == "postgresql":
             name = display_name_sql(self.conn, source)
             self.conn.exec_driver_sql(f"LOCK TABLE {name} IN ROW EXCLUSIVE MODE")
+        ids = [i for _, part in parts for i in part]
         chosen = quarantine.c.guardian_id.in_(ids)
         taken = sa.exists().where(*(source.c[k] == quarantine.c[k] for k in keys))
         conflicts = self._ids(quarantine, sa.and_(chosen, taken))
         self.result.conflicts.extend(sorted(conflicts))
-        rest = [i for i in ids if i not in conflicts]
+        behind = self._follow(ids, parents, conflicts | staying)
+        rest = [i for i in ids if i not in conflicts and i not in behind]
         if not rest:
             return set()
 
@@ -333,14 +435,39 @@ class _Releaser:
                 f"release into {source.name} rolled back: {added} rows inserted for "
                 f"{len(rest)} entries; every row is still in quarantine"
             )
-        still = self._still_violating(quarantine, source, check, keys, rest)
+        still: set[int] = set()
+        for check, part in parts:
+            mine = [i for i in part if i in rest]
+            if mine:
+                still |= self._still_violating(quarantine, source, check, keys, mine)
+        out: set[int] = set()
         if still and not self.force:
-            self._take_out(quarantine, source, keys, still)
+            behind = self._follow(rest, parents, still)
+            out = still | behind
+            self._take_out(quarantine, source, keys, out)
             self.result.still_violating.extend(sorted(still))
-        released = [i for i in rest if self.force or i not in still]
+        released = [i for i in rest if i not in out]
         self._mark(quarantine, released)
         self.result.released.extend(released)
         return set(released)
+
+    def _follow(
+        self, ids: list[int], parents: dict[int, int | None], staying: set[int]
+    ) -> set[int]:
+        """The ids that reference (maybe through others) a row that stays."""
+        behind: set[int] = set()
+        grown = True
+        while grown:
+            grown = False
+            for entry_id in ids:
+                parent = parents.get(entry_id)
+                if entry_id in behind or entry_id in staying or parent is None:
+                    continue
+                if parent in staying or parent in behind:
+                    behind.add(entry_id)
+                    self._behind(entry_id, parent)
+                    grown = True
+        return behind
 
     def _still_violating(
         self,
@@ -388,14 +515,27 @@ class _Releaser:
         query = sa.select(quarantine.c.guardian_id).where(where)
         return {int(i) for i in self.conn.execute(query).scalars()}
 
-    def _mark(self, quarantine: sa.Table, ids: list[int]) -> None:
+    def _mark(
+        self, quarantine: sa.Table, ids: list[int], status: str = tables.RELEASED
+    ) -> None:
         if not ids:
             return
         self.conn.execute(
             sa.update(quarantine)
             .where(quarantine.c.guardian_id.in_(ids))
-            .values(guardian_status=tables.RELEASED, guardian_changed_at=self.now)
+            .values(guardian_status=status, guardian_changed_at=self.now)
         )
+
+
+def _batches(groups: list[list[Entry]]) -> list[list[list[Entry]]]:
+    """Runs of groups of the same quarantine table, released together."""
+    batches: list[list[list[Entry]]] = []
+    for group in groups:
+        if batches and batches[-1][0][0].table == group[0].table:
+            batches[-1].append(group)
+        else:
+            batches.append([group])
+    return batches
 
 
 def _groups(entries: Sequence[Entry]) -> list[list[Entry]]:

@@ -16,11 +16,19 @@ privilege, the configured read roles get USAGE and SELECT. SQLite has no
 schemas: quarantine tables are ``<schema>__<source table>`` in the same
 file (so a move stays one transaction), with ``<schema>_tables``,
 ``<schema>_batches`` and ``<schema>_ids`` beside them.
+
+The registry says which source each quarantine table holds; it is read,
+never the table's name, to map one to the other. A source whose natural
+name is taken by another source (``"a__b".c`` and ``a."b__c"``), or too
+long, gets the name cut short plus a hash of its schema and name. When a
+source column's type changes (integer widened to bigint), its quarantine
+table's column follows before the next move.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,6 +44,7 @@ HELD = "held"  # moved out of the source, waiting
 HELD_IN_PLACE = "held_in_place"  # referenced by other rows: copied, not moved
 COPIED = "copied"  # copy mode: the row stayed, this is a flagged copy
 RELEASED = "released"
+DISMISSED = "dismissed"  # a copy let go: its row never left the table
 PURGED = "purged"
 WAITING = (HELD, HELD_IN_PLACE, COPIED)
 
@@ -107,22 +116,17 @@ class Place:
         return self.schema if self.dialect == "postgresql" else None
 
     def table_name(self, source: sa.Table, schema: str | None = None) -> str:
-        """The quarantine table's name for ``source``.
+        """The natural name of ``source``'s quarantine table.
 
         ``schema`` is the schema the source table is in (see
-        :func:`source_schema`), when the source was named without one.
+        :func:`source_schema`), when the source was named without one. Two
+        sources can share a natural name (``"a__b".c`` and ``a."b__c"``),
+        and a long one does not fit PostgreSQL's limit: the name actually
+        used comes from :func:`quarantine_name`.
         """
         if self.dialect == "postgresql":
-            name = f"{source.schema or schema or 'public'}__{source.name}"
-        else:
-            name = f"{self.schema}__{source.name}"
-        if self.dialect == "postgresql" and len(name.encode()) > PG_NAME_LIMIT:
-            raise QuarantineError(
-                f"quarantine table name {name!r} for {display_name(source)} is "
-                f"longer than PostgreSQL's {PG_NAME_LIMIT} bytes",
-                hint="rename the table, or quarantine with mode copy elsewhere",
-            )
-        return name
+            return f"{source.schema or schema or 'public'}__{source.name}"
+        return f"{self.schema}__{source.name}"
 
     def registry(self, metadata: sa.MetaData) -> sa.Table:
         """The registry table: which source table each quarantine table holds."""
@@ -193,11 +197,68 @@ class Registered:
         return self.source_table
 
 
+def quarantine_name(
+    conn: Connection, place: Place, source: sa.Table, schema: str | None
+) -> tuple[str, bool]:
+    """The quarantine table of ``source`` and whether the registry has it.
+
+    The registry is the one truth of which source a quarantine table holds:
+    a source it knows keeps its table. A new source gets the natural name
+    when that is free and fits, else the natural name cut short plus a hash
+    of the source's schema and name, so that no two sources share a table.
+    """
+    known = registered(conn, place)
+    for entry in known:
+        if entry.source_table == source.name and _same_schema(
+            conn, entry.source_schema, entry.source_table, schema
+        ):
+            return entry.quarantine_table, True
+
+    natural = place.table_name(source, schema)
+    taken = {entry.quarantine_table for entry in known}
+    fits = place.dialect != "postgresql" or len(natural.encode()) <= PG_NAME_LIMIT
+    exists = sa.inspect(conn).has_table(natural, schema=place.db_schema)
+    if fits and natural not in taken and not exists:
+        return natural, False
+    digest = hashlib.sha256(f"{schema or ''}\0{source.name}".encode()).hexdigest()
+    suffix = f"__{digest[:10]}"
+    head = natural.encode()[: PG_NAME_LIMIT - len(suffix)].decode("utf-8", "ignore")
+    return head + suffix, False
+
+
+def _same_schema(
+    conn: Connection, recorded: str | None, table: str, schema: str | None
+) -> bool:
+    """Whether a registry row's source schema is ``schema``.
+
+    The registry keeps the schema as the suite named it: none means the
+    schema the search path finds the table in.
+    """
+    if recorded is None and conn.dialect.name == "postgresql":
+        quote = conn.dialect.identifier_preparer.quote_identifier
+        found = conn.execute(
+            sa.text(
+                "SELECT n.nspname FROM pg_class AS c "
+                "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+                "WHERE c.oid = to_regclass(:name)"
+            ),
+            {"name": quote(table)},
+        ).scalar()
+        return found is not None and str(found) == schema
+    return recorded == schema
+
+
 def ensure_place(conn: Connection, place: Place, roles: Sequence[str]) -> None:
-    """Create the schema, registry and id source if missing; commit."""
+    """Create the schema, registry and id source if missing.
+
+    Takes the lock that makes two guardians creating them take turns (an
+    advisory lock on PostgreSQL, the write lock on SQLite) and leaves the
+    transaction open, for the caller to create its table under the same
+    lock and commit.
+    """
     metadata = sa.MetaData()
+    _serialize_ddl(conn, place)
     if place.dialect == "postgresql":
-        _serialize_ddl(conn, place)
         quoted = _quote(conn, place.schema)
         conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
         conn.exec_driver_sql(f"REVOKE ALL ON SCHEMA {quoted} FROM PUBLIC")
@@ -211,7 +272,6 @@ def ensure_place(conn: Connection, place: Place, roles: Sequence[str]) -> None:
         conn.execute(sa.insert(ids).values(next_id=1))
     place.registry(metadata).create(conn, checkfirst=True)
     place.batches(metadata).create(conn, checkfirst=True)
-    conn.commit()
 
 
 def ensure_table(
@@ -223,25 +283,25 @@ def ensure_table(
     Commits its own transaction, before any row moves.
     """
     schema = source_schema(conn, source)
-    name = place.table_name(source, schema)
     clash = [c.name for c in source.columns if c.name in RESERVED]
     if clash:
         raise QuarantineError(
             f"table {display_name(source)} has columns named like guardian's own "
             f"quarantine columns: {', '.join(clash)}; cannot quarantine its rows"
         )
-    ready = _ready(conn, place, name, source)
+    name, known = quarantine_name(conn, place, source, schema)
+    ready = _ready(conn, place, name, source, schema) if known else None
     if ready is not None:
         if _grant_missing(conn, place, name, roles):
             conn.commit()
         return ready
 
     ensure_place(conn, place, roles)
-    if place.dialect == "postgresql":
-        _serialize_ddl(conn, place)
-    inspector = sa.inspect(conn)
-    if inspector.has_table(name, schema=place.db_schema):
+    # Under the lock now: another guardian may have registered it meanwhile.
+    name, known = quarantine_name(conn, place, source, schema)
+    if known:
         _add_missing_columns(conn, place, name, source)
+        _follow_types(conn, place, name, source, schema)
     else:
         _create(conn, place, name, source)
     _grant_missing(conn, place, name, roles)
@@ -250,9 +310,9 @@ def ensure_table(
 
 
 def _ready(
-    conn: Connection, place: Place, name: str, source: sa.Table
+    conn: Connection, place: Place, name: str, source: sa.Table, schema: str | None
 ) -> sa.Table | None:
-    """The quarantine table when it exists with every column; else None.
+    """The quarantine table when it has every column, with its type; else None.
 
     One catalog query instead of a full reflection: this runs before every
     move, so it must cost next to nothing.
@@ -263,6 +323,8 @@ def _ready(
     found = inspector.get_columns(name, schema=place.db_schema)
     names = {c["name"] for c in found}
     if not names.issuperset(c.name for c in source.columns):
+        return None
+    if _changed_types(conn, place, name, source, schema):
         return None
     columns = [sa.Column(c["name"], c["type"]) for c in found]
     return sa.Table(name, sa.MetaData(), *columns, schema=place.db_schema)
@@ -393,8 +455,79 @@ def _add_missing_columns(
         )
 
 
+def _changed_types(
+    conn: Connection, place: Place, name: str, source: sa.Table, schema: str | None
+) -> dict[str, str]:
+    """Source columns whose type the quarantine table does not have: name → type.
+
+    PostgreSQL only (SQLite stores any value in any column). The catalog's
+    own spelling of each type is compared, so equal types always match.
+    """
+    if place.dialect != "postgresql":
+        return {}
+    held = _pg_types(conn, place.schema, name)
+    now = _pg_types(conn, schema or "public", source.name)
+    return {
+        column: kind
+        for column, kind in now.items()
+        if column in held and held[column] != kind
+    }
+
+
+def _pg_types(conn: Connection, schema: str, table: str) -> dict[str, str]:
+    rows = conn.execute(
+        sa.text(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) "
+            "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = :schema AND c.relname = :table "
+            "AND a.attnum > 0 AND NOT a.attisdropped"
+        ),
+        {"schema": schema, "table": table},
+    )
+    return {str(column): str(kind) for column, kind in rows}
+
+
+def _follow_types(
+    conn: Connection,
+    place: Place,
+    name: str,
+    source: sa.Table,
+    schema: str | None,
+) -> None:
+    """Give the quarantine table's columns the source's types, where they changed.
+
+    A widened source column (integer to bigint) would otherwise refuse
+    every later move of a value the old type cannot hold.
+    """
+    changed = _changed_types(conn, place, name, source, schema)
+    qualified = f"{_quote(conn, place.schema)}.{_quote(conn, name)}"
+    for column, kind in changed.items():
+        quoted = _quote(conn, column)
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql(
+                    f"ALTER TABLE {qualified} ALTER COLUMN {quoted} "
+                    f"TYPE {kind} USING {quoted}::{kind}"
+                )
+        except sa.exc.DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0]
+            raise QuarantineError(
+                f"column {column} of {display_name(source)} is now {kind}, and "
+                f"its quarantine table {place.schema}.{name} cannot follow "
+                f"({reason}); nothing was moved",
+                hint="release or purge the rows held in it, or change its type by hand",
+            ) from None
+
+
 def _serialize_ddl(conn: Connection, place: Place) -> None:
     """Two guardians creating the same quarantine table wait for each other."""
+    if place.dialect != "postgresql":
+        # SQLite: the database's write lock, taken before anything is read,
+        # so that the second guardian sees what the first one created.
+        conn.commit()
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
     conn.execute(
         sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(place.schema)))
     )
