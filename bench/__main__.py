@@ -27,6 +27,7 @@ from bench.common import (
 BENCHMARKS_MD = BENCH_DIR.parent / "BENCHMARKS.md"
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., object])
 
 
 @click.group()
@@ -34,31 +35,59 @@ def main() -> None:
     """Benchmarks of guardian; see bench/README.md."""
 
 
+def _options(rows: int, repeats: int) -> Callable[[F], F]:
+    """The options every benchmark takes, with its own default sizes."""
+
+    def decorate(command: F) -> F:
+        for option in reversed(
+            [
+                click.option(
+                    "--rows",
+                    type=click.IntRange(min=100),
+                    default=rows,
+                    show_default=True,
+                ),
+                click.option(
+                    "--url",
+                    "server_url",
+                    default=DEFAULT_SERVER_URL,
+                    show_default=True,
+                    help="libpq URL of any database on the PostgreSQL server to use.",
+                ),
+                click.option(
+                    "--database",
+                    default=DEFAULT_DATABASE,
+                    show_default=True,
+                    help="Database the bench creates (if missing) and fills.",
+                ),
+                click.option(
+                    "--repeats",
+                    type=click.IntRange(min=1),
+                    default=repeats,
+                    show_default=True,
+                ),
+                click.option(
+                    "--warmups",
+                    type=click.IntRange(min=0),
+                    default=1,
+                    show_default=True,
+                ),
+                click.option(
+                    "--report/--no-report",
+                    default=True,
+                    show_default=True,
+                    help="Rewrite this benchmark's section of BENCHMARKS.md.",
+                ),
+            ]
+        ):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 @main.command()
-@click.option(
-    "--rows", type=click.IntRange(min=1), default=1_000_000, show_default=True
-)
-@click.option(
-    "--url",
-    "server_url",
-    default=DEFAULT_SERVER_URL,
-    show_default=True,
-    help="libpq URL of any database on the PostgreSQL server to use.",
-)
-@click.option(
-    "--database",
-    default=DEFAULT_DATABASE,
-    show_default=True,
-    help="Database the bench creates (if missing) and fills.",
-)
-@click.option("--repeats", type=click.IntRange(min=1), default=7, show_default=True)
-@click.option("--warmups", type=click.IntRange(min=0), default=1, show_default=True)
-@click.option(
-    "--report/--no-report",
-    default=True,
-    show_default=True,
-    help="Rewrite this benchmark's section of BENCHMARKS.md.",
-)
+@_options(rows=1_000_000, repeats=7)
 def checks(
     rows: int,
     server_url: str,
@@ -89,30 +118,7 @@ def checks(
 
 
 @main.command()
-@click.option(
-    "--rows", type=click.IntRange(min=100), default=2_000_000, show_default=True
-)
-@click.option(
-    "--url",
-    "server_url",
-    default=DEFAULT_SERVER_URL,
-    show_default=True,
-    help="libpq URL of any database on the PostgreSQL server to use.",
-)
-@click.option(
-    "--database",
-    default=DEFAULT_DATABASE,
-    show_default=True,
-    help="Database the bench creates (if missing) and fills.",
-)
-@click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--warmups", type=click.IntRange(min=0), default=1, show_default=True)
-@click.option(
-    "--report/--no-report",
-    default=True,
-    show_default=True,
-    help="Rewrite this benchmark's section of BENCHMARKS.md.",
-)
+@_options(rows=2_000_000, repeats=5)
 def quarantine(
     rows: int,
     server_url: str,
