@@ -121,6 +121,9 @@ def test_null_and_non_text_values(db: Db) -> None:
         (r"[\D]", "negated class"),
         (r"\x41", r"\uXXXX"),
         ("a(", "invalid regular expression"),
+        (r"^\d{,3}$", "write {0,n}"),
+        (r"[\d-z]", "put - first or last"),
+        (r"[\w&&x]", "read differently by the two engines"),
     ],
 )
 def test_constructs_read_differently_are_refused_at_load(

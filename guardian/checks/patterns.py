@@ -70,11 +70,54 @@ def check_pattern(regex: str) -> None:
     pieces = _pieces(regex)
     for index, piece in enumerate(pieces):
         _check_piece(regex, pieces, index, piece)
+        _check_pair(regex, pieces, index)
 
     try:
         re.compile(python_regex(regex))
     except re.error as exc:
         raise ValueError(f"invalid regular expression {regex!r}: {exc}") from None
+
+
+# Doubled punctuation that Python reserves for set operations inside a class
+# (it warns today), while PostgreSQL reads it as two plain characters.
+_SET_OPERATIONS = {"&&", "--", "||", "~~"}
+
+
+def _check_pair(regex: str, pieces: list[_Piece], index: int) -> None:
+    """Refuse what only shows across two pieces: {,n} and odd class ranges."""
+    piece = pieces[index]
+    after = pieces[index + 1] if index + 1 < len(pieces) else None
+    if after is None:
+        return
+    if not piece.in_class and piece.text == "{" and after.text == ",":
+        raise ValueError(
+            f"{regex!r}: {{,n}} means 0 to n times in Python but is literal text "
+            "in PostgreSQL; write {0,n}"
+        )
+    if piece.in_class and after.in_class and piece.text + after.text in _SET_OPERATIONS:
+        raise ValueError(
+            f"{regex!r}: {piece.text}{after.text} inside [...] is read differently "
+            f"by the two engines; escape it as \\{piece.text}\\{after.text}"
+        )
+    before = pieces[index - 1] if index > 0 else None
+    if (
+        piece.in_class
+        and piece.text == "-"
+        and before is not None
+        and before.in_class
+        and after.in_class
+        and after.text != "]"
+        and (_is_set_escape(before.text) or _is_set_escape(after.text))
+    ):
+        raise ValueError(
+            f"{regex!r}: a range in [...] cannot start or end at "
+            f"{before.text if _is_set_escape(before.text) else after.text}; "
+            "put - first or last in the class to mean a hyphen"
+        )
+
+
+def _is_set_escape(text: str) -> bool:
+    return len(text) == 2 and text[0] == "\\" and text[1] in "dDsSwW"
 
 
 def postgresql_regex(regex: str) -> str:
