@@ -73,6 +73,10 @@ def test_run_quarantines_and_cli_releases(qdb: Db, tmp_path: Path) -> None:
         ({"id": 3}, "held"),
     ]
     first, second = entries[0]["id"], entries[1]["id"]
+    quoted = _guardian(config, "quarantine", "list", "--table", '"orders"')
+    assert quoted.exit_code == 0, quoted.output
+    assert "id=2" in quoted.output
+    assert "id=3" in quoted.output
     shown = _guardian(config, "quarantine", "show", str(first))
     assert "amount = -1" in shown.output
     assert "shop.amount_positive" in shown.output

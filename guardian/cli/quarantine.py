@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 
 import click
+from rich import box
 from rich.table import Table
 
+from guardian.checks.names import split_table_name
 from guardian.checks.suite import load_suites
 from guardian.cli.check import open_store, suite_files, target_option
 from guardian.cli.common import (
@@ -21,6 +23,7 @@ from guardian.cli.common import (
     pass_app,
     print_json,
 )
+from guardian.cli.render import report_console
 from guardian.durations import format_duration, parse_duration
 from guardian.errors import ExitCode, UsageError
 from guardian.quarantine import ledger
@@ -59,7 +62,7 @@ def list_command(
     if since:
         after = dt.datetime.now(dt.UTC) - _duration(since, "--since")
     wanted = Filter(
-        table=table,
+        table=_plain_table_name(table) if table else None,
         check=check_name,
         since=after,
         statuses=None if everything else ("held", "held_in_place", "copied"),
@@ -73,9 +76,15 @@ def list_command(
     if not entries:
         out_console().print("nothing in quarantine")
         return
-    grid = Table(title=f"quarantine of {target.name}", title_justify="left")
+    grid = Table(
+        title=f"quarantine of {target.name}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+    )
     for name in ("id", "table", "key", "check", "status", "since"):
-        grid.add_column(name)
+        grid.add_column(name, justify="right" if name == "id" else "left")
     for entry in entries:
         grid.add_row(
             str(entry.id),
@@ -85,7 +94,16 @@ def list_command(
             entry.status,
             f"{entry.at:%Y-%m-%d %H:%M}",
         )
-    out_console().print(grid)
+    report_console().print(grid)
+
+
+def _plain_table_name(text: str) -> str:
+    """``--table`` as the ledger names tables: quotes as a suite may write them
+    are taken off (``"x__y".z`` is ``x__y.z``)."""
+    try:
+        return ".".join(split_table_name(text))
+    except ValueError as exc:
+        raise UsageError(f"--table: {exc}") from None
 
 
 @command.command("show")
