@@ -280,13 +280,13 @@ class _Mover:
                     self.conn, self.place, ref.child, self.roles
                 )
 
+        # A plain move counts its rows as it takes them and is judged after,
+        # inside the same transaction; the other kinds count first.
+        counts_as_it_goes = plan.mode == "move" and not plan.tree
         self._begin()
         try:
             self._unchanged()
-            self.result.refused = self._over_budget()
-            if self.result.refused:
-                log.warning("quarantine %s: %s", plan.check.name, self.result.refused)
-                self.conn.rollback()
+            if not counts_as_it_goes and self._refuse(self._over_budget()):
                 return
             if plan.mode == "copy":
                 self._lock(plan.condition)
@@ -297,11 +297,24 @@ class _Mover:
                 Cascade(self, quarantines).run()
             else:
                 self._move(quarantine)
+                if self._refuse(self._over_budget(taken=self.result.total)):
+                    return
             self._record_batch()
         except BaseException:
             self.conn.rollback()
             raise
         self.conn.commit()
+
+    def _refuse(self, reason: str | None) -> bool:
+        """Roll the move back when ``reason`` says it is over the budget."""
+        if reason is None:
+            return False
+        log.warning("quarantine %s: %s", self.plan.check.name, reason)
+        self.conn.rollback()
+        self.result.moved = self.result.held_in_place = 0
+        self.result.held_by = []
+        self.result.refused = reason
+        return True
 
     def _begin(self) -> None:
         if self.postgres:
@@ -339,17 +352,21 @@ class _Mover:
             )
         )
 
-    def _over_budget(self) -> str | None:
+    def _over_budget(self, taken: int | None = None) -> str | None:
         """Why the rows selected now are over the budget, or None.
 
-        Counted under the rows' locks, inside the move's transaction: the
-        rows counted are the rows the move takes.
+        ``taken`` is what a move already took in this transaction; without
+        it the rows are counted under their locks, inside the move's
+        transaction, so the rows counted are the rows the move takes.
         """
         plan = self.plan
         if plan.max_rows is None or plan.max_share is None:
             return None
-        self._lock(plan.condition)
-        found = _count(self.conn, plan.source, plan.condition)
+        if taken is None:
+            self._lock(plan.condition)
+            found = _count(self.conn, plan.source, plan.condition)
+        else:
+            found = taken
         return over_budget_at_move(
             found, plan.violations, plan.table_rows, plan.max_rows, plan.max_share
         )
