@@ -187,3 +187,103 @@ def test_a_widened_source_column_is_followed_by_its_quarantine_table(
         (2, -5000000000, "a much longer code"),
     ]
     db.dispose()
+
+
+SALARY = """
+checks:
+  - name: paid
+    table: hr.employees
+    kind: range
+    column: salary
+    min: 0
+    on_violation: {action: quarantine, dependents: cascade}
+"""
+
+
+@pytest.mark.postgres
+def test_a_tree_through_two_tables_goes_back_parents_first(pg_url: str) -> None:
+    db = Db.of(pg_url)
+    db.run(
+        "create schema hr",
+        "create table hr.employees (id integer primary key, manager_id integer "
+        "references hr.employees (id) on delete set null, salary integer)",
+        "insert into hr.employees values (1, null, -5), (2, 1, 10), (3, 2, 10)",
+        "update hr.employees set manager_id = 3 where id = 1",
+        "insert into hr.employees select g, 1, 10 from generate_series(10, 15) g",
+        "insert into hr.employees select g, 10, 10 from generate_series(20, 22) g",
+        "create table badge (id integer primary key, emp integer "
+        "references hr.employees (id) on delete cascade)",
+        "insert into badge values (1, 3), (2, 21), (3, 2)",
+    )
+    db.run("update hr.employees set salary = 5 where id = 1")
+    before = (db.digest("hr.employees"), db.digest("badge"))
+    db.run("update hr.employees set salary = -5 where id = 1")
+    checks = suite(SALARY)
+
+    result = move(db, checks.checks[0])
+
+    assert (result.moved, result.cascaded) == (
+        1,
+        {"hr.employees": 11, "public.badge": 3},
+    )
+    assert db.rows("select count(*) from hr.employees") == [(0,)]
+    db.run('update guardian_quarantine."hr__employees" set salary = 5 where id = 1')
+    plan = plan_release(db.target, check="paid")
+    released = execute_release(db.target, plan, [checks])
+    assert len(released.released) == 15
+    assert (db.digest("hr.employees"), db.digest("badge")) == before
+    db.dispose()
+
+
+def _partitioned(db: Db) -> None:
+    db.run(
+        "create schema app",
+        "create schema other",
+        "create table app.parent (id integer primary key, amount integer)",
+        "create table other.parted (id integer, pid integer "
+        "references app.parent (id) on delete cascade, label text, "
+        "primary key (id)) partition by range (id)",
+        "create table other.parted_a partition of other.parted "
+        "for values from (0) to (1000)",
+        "insert into app.parent values (1, 10), (2, -1)",
+        "insert into other.parted values (10, 1, 'ok'), (11, 2, 'x'), (12, 2, 'y')",
+    )
+
+
+@pytest.mark.postgres
+def test_a_partitioned_referencing_table_holds_the_row_once(pg_url: str) -> None:
+    db = Db.of(pg_url)
+    _partitioned(db)
+    before = db.digest("other.parted")
+    checks = suite(CHECK.replace("PARENT", "app.parent").replace("DEPENDENTS", "hold"))
+
+    result = move(db, checks.checks[0])
+
+    assert (result.moved, result.held_in_place) == (0, 1)
+    assert result.held_by == ["other.parted(pid)"]
+    assert db.rows("select id from app.parent order by id") == [(1,), (2,)]
+    assert db.digest("other.parted") == before
+    db.dispose()
+
+
+@pytest.mark.postgres
+def test_cascade_moves_partitioned_rows_once_and_releases_them(pg_url: str) -> None:
+    db = Db.of(pg_url)
+    _partitioned(db)
+    before = (db.digest("app.parent"), db.digest("other.parted"))
+    checks = suite(
+        CHECK.replace("PARENT", "app.parent").replace("DEPENDENTS", "cascade")
+    )
+
+    result = move(db, checks.checks[0])
+
+    assert (result.moved, result.cascaded) == (1, {"other.parted": 2})
+    assert db.rows("select id from other.parted") == [(10,)]
+    assert db.rows("select id from other.parted_a") == [(10,)]
+    held = db.rows('select id from guardian_quarantine."other__parted" order by id')
+    assert held == [(11,), (12,)]
+    plan = plan_release(db.target, check="positive")
+    released = execute_release(db.target, plan, [checks], force=True)
+    assert len(released.released) == 3
+    assert (db.digest("app.parent"), db.digest("other.parted")) == before
+    db.dispose()

@@ -85,9 +85,12 @@ class _ForeignKey:
 def _foreign_keys(conn: Connection, table: sa.Table) -> list[_ForeignKey]:
     """The foreign keys onto ``table``, each with its table's schema and name.
 
-    PostgreSQL answers from pg_constraint, across every schema; SQLite has
-    no such catalog (nor other schemas a key could come from), so every
-    table of the schema is asked.
+    PostgreSQL answers from pg_constraint, across every schema, leaving out
+    the clones of a partitioned table's key on each partition (their
+    ``conparentid`` names the key they copy): the partitioned table's key
+    covers the partitions' rows, and walking a clone too would count them
+    twice. SQLite has no such catalog (nor other schemas a key could come
+    from), so every table of the schema is asked.
     """
     if conn.dialect.name != "postgresql":
         return _sqlite_foreign_keys(conn, table)
@@ -110,6 +113,7 @@ def _foreign_keys(conn: Connection, table: sa.Table) -> list[_ForeignKey]:
         "JOIN pg_class pc ON pc.oid = k.confrelid "
         "JOIN pg_namespace p ON p.oid = pc.relnamespace "
         "WHERE k.contype = 'f' AND k.confrelid = to_regclass(:name) "
+        "AND k.conparentid = 0 "
         "ORDER BY n.nspname, c.relname, k.conname"
     )
     found = []

@@ -260,7 +260,7 @@ class _Releaser:
             self.conn.exec_driver_sql("BEGIN IMMEDIATE")
         set_timeouts(self.conn, self.target)
         released: set[int] = set()
-        for batch in _batches(_groups(plan.entries)):
+        for batch in self._batches(plan.entries):
             here = {e.id for group in batch for e in group}
             groups: list[list[Entry]] = []
             for group in batch:
@@ -282,6 +282,29 @@ class _Releaser:
                     groups.append(ready)
             if groups:
                 released |= self._release_batch(groups)
+
+    def _batches(self, entries: Sequence[Entry]) -> list[list[list[Entry]]]:
+        """The entries' groups, one batch per table, referenced tables first.
+
+        All rows of a table go back in one statement, and a table goes back
+        before the tables whose foreign keys point at it, however the levels
+        of a cascade interleave the tables.
+        """
+        batches: dict[str, list[list[Entry]]] = {}
+        for group in _groups(entries):
+            batches.setdefault(group[0].table.quarantine_table, []).append(group)
+        found: dict[str, sa.Table] = {}
+        for key, groups in batches.items():
+            name = groups[0][0].source
+            try:
+                self.catalog.load(self.conn, [name])
+                found[key] = self.catalog.table(name)
+            except SuiteError:
+                # A source gone missing has no keys to order by; putting its
+                # rows back reports it.
+                continue
+        edges = _references(self.conn, found)
+        return [batches[key] for key in _referenced_first(list(batches), edges)]
 
     def _behind(self, entry_id: int, parent: int) -> None:
         self.result.kept[entry_id] = (
@@ -527,15 +550,68 @@ class _Releaser:
         )
 
 
-def _batches(groups: list[list[Entry]]) -> list[list[list[Entry]]]:
-    """Runs of groups of the same quarantine table, released together."""
-    batches: list[list[list[Entry]]] = []
-    for group in groups:
-        if batches and batches[-1][0][0].table == group[0].table:
-            batches[-1].append(group)
-        else:
-            batches.append([group])
-    return batches
+def _references(conn: Connection, found: dict[str, sa.Table]) -> set[tuple[str, str]]:
+    """(referenced, referencing) pairs of keys of ``found``, one per foreign key.
+
+    A table referencing itself is left out: one statement puts all its rows
+    back, and the key is met at the statement's end.
+    """
+    if conn.dialect.name != "postgresql":
+        return _sqlite_references(conn, found)
+    named: dict[int, str] = {}
+    for key, table in found.items():
+        oid = conn.execute(
+            sa.text("SELECT to_regclass(:name)::oid::bigint"),
+            {"name": display_name_sql(conn, table)},
+        ).scalar()
+        if oid is not None:
+            named[int(oid)] = key
+    if len(named) < 2:
+        return set()
+    query = sa.text(
+        "SELECT k.confrelid::bigint, k.conrelid::bigint FROM pg_constraint k "
+        "WHERE k.contype = 'f' AND k.conrelid <> k.confrelid "
+        "AND k.conrelid::bigint = ANY(:oids) AND k.confrelid::bigint = ANY(:oids)"
+    )
+    pairs = conn.execute(query, {"oids": list(named)})
+    return {(named[int(parent)], named[int(child)]) for parent, child in pairs}
+
+
+def _sqlite_references(
+    conn: Connection, found: dict[str, sa.Table]
+) -> set[tuple[str, str]]:
+    inspector = sa.inspect(conn)
+    by_name = {(t.schema, t.name): key for key, t in found.items()}
+    pairs: set[tuple[str, str]] = set()
+    for key, table in found.items():
+        for fk in inspector.get_foreign_keys(table.name, schema=table.schema):
+            schema = fk.get("referred_schema") or table.schema
+            parent = by_name.get((schema, fk["referred_table"]))
+            if parent is not None and parent != key:
+                pairs.add((parent, key))
+    return pairs
+
+
+def _referenced_first(keys: list[str], edges: set[tuple[str, str]]) -> list[str]:
+    """``keys`` with each referenced table before the tables referencing it.
+
+    Tables with no order between them keep the order given. Tables that
+    form a cycle cannot all go first; then the order given stands, and a
+    row whose parent is not back yet stays in quarantine.
+    """
+    ordered: list[str] = []
+    waiting = list(keys)
+    while waiting:
+        ready = [
+            key
+            for key in waiting
+            if not any(child == key and parent in waiting for parent, child in edges)
+        ]
+        if not ready:
+            return list(keys)
+        ordered.append(ready[0])
+        waiting.remove(ready[0])
+    return ordered
 
 
 def _groups(entries: Sequence[Entry]) -> list[list[Entry]]:
