@@ -4,7 +4,8 @@ guardian's move (plan, then execute: one data-modifying statement with
 checksums and keys) is timed against one hand-written transaction, an
 ``INSERT … SELECT`` into a copy table followed by a ``DELETE``, on the same
 table in the same run. Before every timed move the rows are put back and
-the table vacuumed, untimed, so each move starts from the same data. Both
+the table vacuumed and checkpointed, untimed, so each move starts from the
+same data and the same WAL state. Both
 cases must move exactly the violating rows, or no figure is reported.
 """
 
@@ -154,10 +155,13 @@ def _build(conn: psycopg.Connection, rows: int) -> None:
     )
     conn.execute(f"CREATE TABLE {HAND_TABLE} (LIKE {TABLE})")
     conn.execute(f"VACUUM ANALYZE {TABLE}")
+    # A checkpoint falling inside one case's timing and not the other's is
+    # the largest source of noise here; start every case from a fresh one.
+    conn.execute("CHECKPOINT")
 
 
 def _restore(conn: psycopg.Connection) -> None:
-    """Put moved rows back and vacuum, so each timed move starts alike."""
+    """Put moved rows back, vacuum and checkpoint: each timed move starts alike."""
     columns = "id, customer_id, amount, status, note, created_at"
     exists = conn.execute("SELECT to_regclass(%s)", (QUARANTINE,)).fetchone()
     if exists and exists[0] is not None:
@@ -169,6 +173,9 @@ def _restore(conn: psycopg.Connection) -> None:
     conn.execute(f"INSERT INTO {TABLE} SELECT * FROM {HAND_TABLE}")
     conn.execute(f"TRUNCATE {HAND_TABLE}")
     conn.execute(f"VACUUM ANALYZE {TABLE}")
+    # A checkpoint falling inside one case's timing and not the other's is
+    # the largest source of noise here; start every case from a fresh one.
+    conn.execute("CHECKPOINT")
 
 
 def _count(conn: psycopg.Connection, query: str) -> int:
@@ -198,7 +205,8 @@ def render(outcome: Outcome) -> str:
             f"Measured {today()} with `{options.command}`: {options.warmups} "
             f"warm-up round, then {options.repeats} rounds, each case once per "
             "round in a rotating order; the moved rows are put back and the "
-            "table vacuumed before every move, untimed. Times in milliseconds: "
+            "table vacuumed and checkpointed before every move, untimed. Times in "
+            "milliseconds: "
             "median and range.",
             machine_markdown(outcome.machine),
             markdown_table(["case", "median", "range"], rows),
