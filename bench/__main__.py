@@ -21,6 +21,7 @@ from bench.common import (
     DEFAULT_DATABASE,
     DEFAULT_SERVER_URL,
     BenchError,
+    Options,
     write_section,
 )
 
@@ -100,7 +101,7 @@ def checks(
     from bench import checks as bench_checks
     from bench import checks_report
 
-    options = bench_checks.Options(
+    options = Options(
         rows=rows,
         server_url=server_url,
         database=database,
@@ -110,11 +111,7 @@ def checks(
     )
     outcome = _guarded(lambda: bench_checks.run(options, log=click.echo))
 
-    text = checks_report.render(outcome)
-    click.echo("\n" + text)
-    if report:
-        write_section(BENCHMARKS_MD, checks_report.section_name(rows), text)
-        click.echo(f"\nwrote {BENCHMARKS_MD.name}")
+    _publish(checks_report.render(outcome), checks_report.section_name(rows), report)
 
 
 @main.command()
@@ -130,7 +127,7 @@ def quarantine(
     """Move one row in 20 into quarantine: guardian vs hand-written SQL."""
     from bench import quarantine as bench_quarantine
 
-    options = bench_quarantine.Options(
+    options = Options(
         rows=rows,
         server_url=server_url,
         database=database,
@@ -140,11 +137,16 @@ def quarantine(
     )
     outcome = _guarded(lambda: bench_quarantine.run(options, log=click.echo))
 
-    text = bench_quarantine.render(outcome)
+    _publish(
+        bench_quarantine.render(outcome), bench_quarantine.section_name(rows), report
+    )
+
+
+def _publish(text: str, section: str, report: bool) -> None:
+    """Print a benchmark's report and, unless told not to, write its section."""
     click.echo("\n" + text)
     if report:
-        name = bench_quarantine.section_name(rows)
-        write_section(BENCHMARKS_MD, name, text)
+        write_section(BENCHMARKS_MD, section, text)
         click.echo(f"\nwrote {BENCHMARKS_MD.name}")
 
 

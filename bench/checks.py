@@ -25,6 +25,7 @@ from bench.common import (
     BenchError,
     Case,
     Machine,
+    Options,
     Timings,
     bench_database_url,
     load_average,
@@ -44,18 +45,6 @@ ONE_SCAN = "one_scan"
 SEPARATE = "separate"
 BARE_COUNT = "bare_count"
 SODA = "soda"
-
-
-@dataclass(frozen=True)
-class Options:
-    """What the user asked for on the command line."""
-
-    rows: int
-    server_url: str
-    database: str
-    repeats: int
-    warmups: int
-    command: str
 
 
 @dataclass

@@ -39,6 +39,18 @@ PG_SETTINGS = (
 )
 
 
+@dataclass(frozen=True)
+class Options:
+    """What the user asked for on the command line."""
+
+    rows: int
+    server_url: str
+    database: str
+    repeats: int
+    warmups: int
+    command: str
+
+
 class BenchError(Exception):
     """A benchmark's results are wrong: the cases disagree, or the data does."""
 

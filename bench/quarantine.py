@@ -20,6 +20,7 @@ import psycopg
 from bench.common import (
     BenchError,
     Machine,
+    Options,
     Timings,
     bench_database_url,
     machine_facts,
@@ -58,18 +59,6 @@ HAND_SQL = (
     f"INSERT INTO {HAND_TABLE} SELECT * FROM {TABLE} WHERE amount < 0; "
     f"DELETE FROM {TABLE} WHERE amount < 0"
 )
-
-
-@dataclass(frozen=True)
-class Options:
-    """What the user asked for on the command line."""
-
-    rows: int
-    server_url: str
-    database: str
-    repeats: int
-    warmups: int
-    command: str
 
 
 @dataclass
